@@ -1,0 +1,344 @@
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import { resolveChannel, validateChannel } from "../api/index.js";
+import type { ResolvedChannel } from "../api/resolved.js";
+import type { ChannelStatus, PointToPointChannel } from "../api/types.js";
+import { consumerEnv } from "../plan/consumer-env.js";
+import { mergeConditions, transitions, type Verdicts } from "../plan/conditions.js";
+import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
+import { verdictOf } from "./errors.js";
+import type { OperatorMetrics } from "./metrics.js";
+import type {
+  ChannelSource,
+  ConnectionResolver,
+  ConnectionTarget,
+  EventRecorder,
+  NatsSide,
+  NatsSyncResult,
+  WorkloadDriver,
+  WorkloadObservation,
+} from "./ports.js";
+import { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
+
+export interface ReconcilerDeps {
+  source: ChannelSource;
+  nats: NatsSide;
+  workload: WorkloadDriver;
+  connections: ConnectionResolver;
+  events: EventRecorder;
+  log: Logger;
+  metrics?: OperatorMetrics;
+  subjectPolicy?: SubjectPolicy;
+  now?: () => number;
+  /** How long a deleted channel waits for an unreachable NATS server before its finalizer is dropped anyway. */
+  deletionGiveUpMs?: number;
+}
+
+/** When to come back: a delay, "after a backoff" (something failed), or not until the channel changes. */
+export type ReconcileResult = { requeueAfterMs: number } | { backoff: true } | { done: true };
+
+/** What the live view and the metrics read after each reconcile. */
+export interface ChannelSnapshot {
+  key: string;
+  status: ChannelStatus;
+  rate: number | null;
+}
+
+/**
+ * reconcile(key): gather (channel, NATS, workload) -> plan (conditions, scaling) -> apply
+ * (finalizer, workload, scale) -> status written once, only if it changed.
+ */
+export class ChannelReconciler {
+  private readonly scaling = new Map<string, ScalingState>();
+  private readonly lastRate = new Map<string, number | null>();
+  private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  onSnapshot(listener: (snapshot: ChannelSnapshot) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const channel = await this.deps.source.get(key);
+    if (!channel) {
+      this.forget(key);
+      return { done: true };
+    }
+    const log = this.deps.log.child({ namespace: channel.metadata.namespace, name: channel.metadata.name });
+
+    const issues = validateChannel(channel);
+    if (issues.length > 0) {
+      const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+      if (channel.metadata.deletionTimestamp) {
+        await this.deps.source.setFinalizer(channel, false);
+        return { done: true };
+      }
+      await this.writeStatus(channel, { invalid: { status: "False", reason: "InvalidSpec", message } });
+      log.warn({ issues }, "channel spec is invalid; waiting for a change");
+      return { done: true };
+    }
+    const resolved = resolveChannel(channel);
+    const childLog = log.child({ stream: resolved.stream.name, consumer: resolved.consumer.name });
+
+    if (channel.metadata.deletionTimestamp) return this.finalize(channel, resolved, childLog);
+
+    const policyVerdict = subjectPolicyVerdict(this.deps.subjectPolicy ?? "any", resolved);
+    if (policyVerdict) {
+      await this.writeStatus(channel, { invalid: policyVerdict });
+      return { done: true };
+    }
+
+    await this.deps.source.setFinalizer(channel, true);
+
+    let target: ConnectionTarget;
+    try {
+      target = await this.deps.connections.resolve(resolved);
+    } catch (err) {
+      const verdict = verdictOf(err, "ConnectionInvalid");
+      childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "cannot resolve the NATS connection");
+      await this.writeStatus(channel, { stream: verdict, consumer: verdict }, await this.safeObserve(resolved));
+      return { backoff: true };
+    }
+
+    let nats: NatsSyncResult | null = null;
+    let natsFailed = false;
+    try {
+      nats = await this.deps.nats.sync(resolved, target);
+    } catch (err) {
+      natsFailed = true;
+      const verdict = verdictOf(err, "NATSUnavailable");
+      childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "NATS side failed");
+      nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null };
+    }
+
+    const observed = await this.applyWorkload(resolved, target, nats);
+    const scaled = await this.scale(channel, resolved, nats, observed, childLog);
+
+    await this.writeStatus(
+      channel,
+      {
+        stream: nats.stream,
+        consumer: nats.consumer,
+        workload: workloadVerdict(resolved, scaled.observed),
+        scaling: scaled.verdict,
+      },
+      scaled.observed,
+      {
+        nats,
+        desiredReplicas: scaled.desired,
+        lastScale: scaled.lastScale,
+      },
+    );
+    if (natsFailed) return { backoff: true };
+    return { requeueAfterMs: resolved.scaling.pollIntervalMs };
+  }
+
+  private async finalize(channel: PointToPointChannel, resolved: ResolvedChannel, log: Logger): Promise<ReconcileResult> {
+    try {
+      const target = await this.deps.connections.resolve(resolved);
+      await this.deps.nats.finalize(resolved, target);
+    } catch (err) {
+      const ageMs = this.now() - Date.parse(channel.metadata.deletionTimestamp ?? "");
+      const giveUpMs = this.deps.deletionGiveUpMs ?? 5 * 60_000;
+      if (!(ageMs >= giveUpMs) || resolved.deletionPolicy === "Retain") {
+        if (resolved.deletionPolicy === "Delete") {
+          log.warn({ err: (err as Error).message }, "cannot delete the NATS side yet; retrying");
+          this.deps.events.record(channel, "Warning", "DeletionBlocked", `cannot delete stream ${resolved.stream.name}: ${(err as Error).message}`);
+          return { backoff: true };
+        }
+      } else {
+        this.deps.events.record(
+          channel,
+          "Warning",
+          "NATSUnavailable",
+          `gave up deleting stream ${resolved.stream.name} after ${Math.round(ageMs / 1000)}s: the NATS side is left as it is`,
+        );
+      }
+    }
+    await this.deps.workload.release(resolved);
+    await this.deps.source.setFinalizer(channel, false);
+    this.forget(resolved.key);
+    log.info({ deletionPolicy: resolved.deletionPolicy }, "channel finalized");
+    return { done: true };
+  }
+
+  private async applyWorkload(resolved: ResolvedChannel, target: ConnectionTarget, nats: NatsSyncResult): Promise<WorkloadObservation> {
+    const observed = await this.deps.workload.observe(resolved);
+    if (resolved.workload.kind !== "template" || observed.blocked) return observed;
+    // A new workload starts at what the policy would pick for the current lag; an existing one keeps its count.
+    const initial = observed.exists
+      ? observed.replicas
+      : Math.min(resolved.scaling.maxReplicas, Math.max(resolved.scaling.minReplicas, nats.queue && nats.queue.lag > 0 ? 1 : 0));
+    await this.deps.workload.ensure(resolved, consumerEnv(resolved, target), target, initial);
+    return observed.exists ? observed : this.deps.workload.observe(resolved);
+  }
+
+  private async scale(
+    channel: PointToPointChannel,
+    resolved: ResolvedChannel,
+    nats: NatsSyncResult,
+    observed: WorkloadObservation,
+    log: Logger,
+  ) {
+    const key = resolved.key;
+    const nowMs = this.now();
+    if (!observed.exists || observed.blocked) {
+      const verdict = observed.blocked ?? { status: "False" as const, reason: "WorkloadMissing", message: "the workload does not exist" };
+      return { observed, desired: observed.replicas, verdict, lastScale: null };
+    }
+    const queue = nats.queue;
+    const decision = decideReplicas(
+      {
+        nowMs,
+        scaling: resolved.scaling,
+        paused: resolved.paused,
+        currentReplicas: observed.replicas,
+        sample: queue
+          ? { atMs: queue.atMs, lag: queue.lag, streamLastSeq: queue.stream.lastSeq, streamMessages: queue.stream.messages }
+          : null,
+      },
+      this.scaling.get(key) ?? initialScalingState(),
+    );
+    this.scaling.set(key, decision.state);
+    this.lastRate.set(key, arrivalRate(decision.state));
+    const verdict = {
+      status: decision.active ? ("True" as const) : ("False" as const),
+      reason: decision.activeReason,
+      message: decision.reason,
+    };
+    if (decision.desiredReplicas === observed.replicas) {
+      return { observed, desired: decision.desiredReplicas, verdict, lastScale: null };
+    }
+    const from = observed.replicas;
+    await this.deps.workload.scale(resolved, decision.desiredReplicas);
+    const direction = decision.desiredReplicas > from ? "up" : "down";
+    this.deps.metrics?.scaleEvents.inc({ namespace: resolved.owner.namespace, name: resolved.owner.name, direction });
+    this.deps.events.record(channel, "Normal", "Scaled", `scaled ${from}→${decision.desiredReplicas}: ${decision.reason}`);
+    log.info({ from, to: decision.desiredReplicas, reason: decision.reason }, "scaled");
+    return {
+      observed: { ...observed, replicas: decision.desiredReplicas },
+      desired: decision.desiredReplicas,
+      verdict,
+      lastScale: { time: new Date(nowMs).toISOString(), reason: decision.reason },
+    };
+  }
+
+  private async safeObserve(resolved: ResolvedChannel): Promise<WorkloadObservation | undefined> {
+    try {
+      return await this.deps.workload.observe(resolved);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Composes status from verdicts and observations; writes only when it differs from what is stored. */
+  private async writeStatus(
+    channel: PointToPointChannel,
+    verdicts: {
+      invalid?: Verdicts[keyof Verdicts];
+      stream?: Verdicts["StreamReady"];
+      consumer?: Verdicts["ConsumerReady"];
+      workload?: Verdicts["WorkloadReady"];
+      scaling?: Verdicts["ScalingActive"];
+    },
+    observed?: WorkloadObservation,
+    extra?: { nats: NatsSyncResult; desiredReplicas: number; lastScale: { time: string; reason: string } | null },
+  ): Promise<void> {
+    const before = channel.status ?? {};
+    const generation = channel.metadata.generation ?? 0;
+    const v: Verdicts = verdicts.invalid
+      ? {
+          StreamReady: verdicts.invalid,
+          ConsumerReady: verdicts.invalid,
+          WorkloadReady: verdicts.invalid,
+          ScalingActive: verdicts.invalid,
+        }
+      : {
+          ...(verdicts.stream && { StreamReady: verdicts.stream }),
+          ...(verdicts.consumer && { ConsumerReady: verdicts.consumer }),
+          ...(verdicts.workload && { WorkloadReady: verdicts.workload }),
+          ...(verdicts.scaling && { ScalingActive: verdicts.scaling }),
+        };
+    const nowIso = new Date(this.now()).toISOString();
+    const conditions = mergeConditions(before.conditions, v, generation, nowIso);
+    const status: ChannelStatus = { ...before, observedGeneration: generation, conditions };
+    const queue = extra?.nats.queue;
+    if (queue) {
+      status.stream = queue.stream;
+      status.consumer = queue.consumer;
+      status.lag = queue.lag;
+    }
+    if (extra && extra.nats.deadLetters !== null) status.deadLetters = extra.nats.deadLetters;
+    if (observed?.exists) status.replicas = observed.replicas;
+    if (extra) status.desiredReplicas = extra.desiredReplicas;
+    if (extra?.lastScale) {
+      status.lastScaleTime = extra.lastScale.time;
+      status.lastScaleReason = extra.lastScale.reason;
+    }
+
+    for (const changed of transitions(before.conditions, conditions)) {
+      if (changed.type !== "Ready" && changed.status === "True") continue;
+      if (changed.status === "True") this.deps.events.record(channel, "Normal", changed.reason, changed.message);
+      else if (changed.reason !== "Reconciling") this.deps.events.record(channel, "Warning", changed.reason, changed.message);
+    }
+    this.publish(channel, status);
+    if (isDeepStrictEqual(normalize(before), normalize(status))) return;
+    await this.deps.source.writeStatus(channel, status);
+  }
+
+  private publish(channel: PointToPointChannel, status: ChannelStatus): void {
+    const key = `${channel.metadata.namespace ?? "default"}/${channel.metadata.name}`;
+    const m = this.deps.metrics;
+    if (m) {
+      const labels = { namespace: channel.metadata.namespace ?? "default", name: channel.metadata.name };
+      if (status.lag !== undefined) m.lag.set(labels, status.lag);
+      if (status.replicas !== undefined) m.replicas.set(labels, status.replicas);
+      if (status.desiredReplicas !== undefined) m.desiredReplicas.set(labels, status.desiredReplicas);
+      if (status.deadLetters !== undefined) m.deadLetters.set(labels, status.deadLetters);
+    }
+    const snapshot = { key, status, rate: this.lastRate.get(key) ?? null };
+    for (const listener of this.listeners) listener(snapshot);
+  }
+
+  private forget(key: string): void {
+    this.scaling.delete(key);
+    this.lastRate.delete(key);
+    const m = this.deps.metrics;
+    if (m) {
+      const [namespace = "", name = ""] = key.split("/");
+      for (const g of [m.lag, m.replicas, m.desiredReplicas, m.deadLetters]) g.delete({ namespace, name });
+    }
+  }
+}
+
+function workloadVerdict(resolved: ResolvedChannel, observed: WorkloadObservation) {
+  if (observed.blocked) return observed.blocked;
+  const name = resolved.workload.kind === "template" ? resolved.workload.deploymentName : resolved.workload.ref.name;
+  if (!observed.exists) {
+    return resolved.workload.kind === "scaleTarget"
+      ? { status: "False" as const, reason: "ScaleTargetNotFound", message: `${resolved.workload.ref.kind} ${name} not found: create it, or fix workload.scaleTargetRef` }
+      : { status: "False" as const, reason: "WorkloadPending", message: `creating ${name}` };
+  }
+  if (observed.readyReplicas < observed.replicas) {
+    return {
+      status: "True" as const,
+      reason: "ReplicasStarting",
+      message: `${name}: ${observed.readyReplicas}/${observed.replicas} replicas ready`,
+    };
+  }
+  return { status: "True" as const, reason: "WorkloadReady", message: `${name}: ${observed.readyReplicas}/${observed.replicas} replicas ready` };
+}
+
+function arrivalRate(state: ScalingState): number | null {
+  const rate = (state as { arrivalRate?: number | null }).arrivalRate;
+  return typeof rate === "number" ? rate : null;
+}
+
+/** Status comparison ignores key order and undefined fields. */
+function normalize(status: ChannelStatus): unknown {
+  return JSON.parse(JSON.stringify(status));
+}
