@@ -204,7 +204,7 @@ export class ChannelReconciler {
       this.scaling.get(key) ?? initialScalingState(),
     );
     this.scaling.set(key, decision.state);
-    this.lastRate.set(key, arrivalRate(decision.state));
+    this.lastRate.set(key, decision.state.arrivalRatePerSec);
     const verdict = {
       status: decision.active ? ("True" as const) : ("False" as const),
       reason: decision.activeReason,
@@ -280,10 +280,10 @@ export class ChannelReconciler {
       status.lastScaleReason = extra.lastScale.reason;
     }
 
+    // One event per change of Ready (status or reason), which names the condition at fault: never one per poll.
     for (const changed of transitions(before.conditions, conditions)) {
-      if (changed.type !== "Ready" && changed.status === "True") continue;
-      if (changed.status === "True") this.deps.events.record(channel, "Normal", changed.reason, changed.message);
-      else if (changed.reason !== "Reconciling") this.deps.events.record(channel, "Warning", changed.reason, changed.message);
+      if (changed.type !== "Ready" || changed.reason === "Reconciling") continue;
+      this.deps.events.record(channel, changed.status === "True" ? "Normal" : "Warning", changed.reason, changed.message);
     }
     this.publish(channel, status);
     if (isDeepStrictEqual(normalize(before), normalize(status))) return;
@@ -331,11 +331,6 @@ function workloadVerdict(resolved: ResolvedChannel, observed: WorkloadObservatio
     };
   }
   return { status: "True" as const, reason: "WorkloadReady", message: `${name}: ${observed.readyReplicas}/${observed.replicas} replicas ready` };
-}
-
-function arrivalRate(state: ScalingState): number | null {
-  const rate = (state as { arrivalRate?: number | null }).arrivalRate;
-  return typeof rate === "number" ? rate : null;
 }
 
 /** Status comparison ignores key order and undefined fields. */

@@ -1,0 +1,267 @@
+import { describe, expect, it } from "vitest";
+import pino from "pino";
+import { ChannelReconciler } from "../../../operator/src/controller/reconciler.js";
+import { SecretNotFoundError } from "../../../operator/src/controller/errors.js";
+import type {
+  ChannelSource,
+  ConnectionResolver,
+  ConnectionTarget,
+  EventRecorder,
+  NatsSide,
+  NatsSyncResult,
+  WorkloadDriver,
+  WorkloadObservation,
+} from "../../../operator/src/controller/ports.js";
+import type { ChannelStatus, PointToPointChannel } from "../../../operator/src/api/types.js";
+import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
+
+// Fakes at the controller's own ports: the reconciler's decisions are checked against the state
+// these hold afterwards (status, replicas, finalizers), not against which calls were made.
+
+function channel(overrides: Partial<PointToPointChannel["spec"]> = {}, meta: Partial<PointToPointChannel["metadata"]> = {}): PointToPointChannel {
+  return {
+    apiVersion: "messaging.p2p.dev/v1alpha1",
+    kind: "PointToPointChannel",
+    metadata: { name: "register", namespace: "health", uid: "u-1", generation: 1, ...meta },
+    spec: {
+      subjects: ["health.immunisation.administered"],
+      workload: { template: { spec: { containers: [{ name: "consumer", image: "consumer:1" }] } } },
+      scaling: { minReplicas: 1, maxReplicas: 10, targetLagPerReplica: 100, pollInterval: "1s", scaleDown: { stabilizationWindow: "0s" } },
+      ...overrides,
+    },
+  };
+}
+
+class MemorySource implements ChannelSource {
+  channels = new Map<string, PointToPointChannel>();
+  statusWrites = 0;
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  keys(): string[] {
+    return [...this.channels.keys()];
+  }
+  async get(key: string) {
+    const ch = this.channels.get(key);
+    return ch ? structuredClone(ch) : null;
+  }
+  async writeStatus(ch: PointToPointChannel, status: ChannelStatus) {
+    this.statusWrites++;
+    const stored = this.channels.get(`${ch.metadata.namespace}/${ch.metadata.name}`)!;
+    stored.status = structuredClone(status);
+  }
+  async setFinalizer(ch: PointToPointChannel, present: boolean) {
+    const key = `${ch.metadata.namespace}/${ch.metadata.name}`;
+    const stored = this.channels.get(key);
+    if (!stored) return;
+    const f = new Set(stored.metadata.finalizers ?? []);
+    if (present) f.add("messaging.p2p.dev/nats-cleanup");
+    else f.delete("messaging.p2p.dev/nats-cleanup");
+    stored.metadata.finalizers = [...f];
+    if (!present && stored.metadata.deletionTimestamp) this.channels.delete(key);
+  }
+}
+
+class FakeNats implements NatsSide {
+  lag = 0;
+  lastSeq = 0;
+  fail: Error | null = null;
+  finalized: string[] = [];
+  async sync(): Promise<NatsSyncResult> {
+    if (this.fail) throw this.fail;
+    return {
+      stream: { status: "True", reason: "StreamReady", message: "ok" },
+      consumer: { status: "True", reason: "ConsumerReady", message: "ok" },
+      queue: {
+        atMs: Date.now(),
+        lag: this.lag,
+        stream: { name: "health_register", messages: this.lag, bytes: 0, firstSeq: 1, lastSeq: this.lastSeq },
+        consumer: { name: "register", pending: this.lag, ackPending: 0, redelivered: 0, waiting: 0 },
+      },
+      deadLetters: null,
+    };
+  }
+  async finalize(ch: ResolvedChannel): Promise<void> {
+    if (this.fail) throw this.fail;
+    this.finalized.push(`${ch.stream.name}:${ch.deletionPolicy}`);
+  }
+  async close(): Promise<void> {}
+}
+
+class FakeWorkload implements WorkloadDriver {
+  exists = false;
+  replicas = 0;
+  blocked: WorkloadObservation["blocked"] = null;
+  env: Record<string, string> = {};
+  released = false;
+  async observe(): Promise<WorkloadObservation> {
+    return { exists: this.exists, replicas: this.replicas, readyReplicas: this.replicas, blocked: this.blocked };
+  }
+  async ensure(_ch: ResolvedChannel, env: Record<string, string>, _t: ConnectionTarget, replicas: number) {
+    this.env = env;
+    if (!this.exists) this.replicas = replicas;
+    this.exists = true;
+  }
+  async scale(_ch: ResolvedChannel, replicas: number) {
+    this.replicas = replicas;
+  }
+  async release() {
+    this.released = true;
+  }
+}
+
+class Connections implements ConnectionResolver {
+  missingSecret = false;
+  async resolve(): Promise<ConnectionTarget> {
+    if (this.missingSecret) throw new SecretNotFoundError("secret health/nats-auth not found: create it");
+    return { servers: ["nats://127.0.0.1:4222"], credentials: null, id: "default" };
+  }
+}
+
+class Events implements EventRecorder {
+  list: string[] = [];
+  record(_ch: PointToPointChannel, type: string, reason: string, message: string) {
+    this.list.push(`${type} ${reason} ${message}`);
+  }
+}
+
+function setup(spec?: Partial<PointToPointChannel["spec"]>) {
+  const source = new MemorySource();
+  source.channels.set("health/register", channel(spec));
+  const nats = new FakeNats();
+  const workload = new FakeWorkload();
+  const connections = new Connections();
+  const events = new Events();
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const reconciler = new ChannelReconciler({
+    source,
+    nats,
+    workload,
+    connections,
+    events,
+    log: pino({ level: "silent" }),
+    now: () => now,
+  });
+  const tick = (ms: number) => (now += ms);
+  const status = () => source.channels.get("health/register")?.status;
+  const condition = (type: string) => status()?.conditions?.find((c) => c.type === type);
+  return { source, nats, workload, connections, events, reconciler, tick, status, condition };
+}
+
+describe("ChannelReconciler", () => {
+  it("creates the workload with the consumer env, adds the finalizer and reports Ready", async () => {
+    const t = setup();
+    const result = await t.reconciler.reconcile("health/register");
+    expect(result).toEqual({ requeueAfterMs: 1000 });
+    expect(t.workload.exists).toBe(true);
+    expect(t.workload.replicas).toBe(1);
+    expect(t.workload.env).toMatchObject({ P2P_STREAM: "health_register", P2P_CONSUMER: "register", P2P_CHANNEL: "health/register" });
+    expect(t.source.channels.get("health/register")?.metadata.finalizers).toContain("messaging.p2p.dev/nats-cleanup");
+    expect(t.condition("Ready")).toMatchObject({ status: "True", observedGeneration: 1 });
+  });
+
+  it("scales up from lag and records the reason", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("health/register");
+    t.nats.lag = 420;
+    t.nats.lastSeq = 420;
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.workload.replicas).toBe(5);
+    expect(t.status()).toMatchObject({ lag: 420, replicas: 5, desiredReplicas: 5 });
+    expect(t.status()?.lastScaleReason).toMatch(/420/);
+    expect(t.events.list.some((e) => e.startsWith("Normal Scaled scaled 1→5"))).toBe(true);
+  });
+
+  it("never scales down while NATS is unreachable, and says so", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("health/register");
+    t.nats.lag = 800;
+    t.nats.lastSeq = 800;
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.workload.replicas).toBe(8);
+    t.nats.fail = Object.assign(new Error("connection refused"), { reason: "NATSUnavailable" });
+    for (let i = 0; i < 5; i++) {
+      t.tick(10_000);
+      expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+    }
+    expect(t.workload.replicas).toBe(8);
+    expect(t.condition("StreamReady")).toMatchObject({ status: "False", reason: "NATSUnavailable" });
+    expect(t.condition("Ready")?.status).toBe("False");
+  });
+
+  it("writes status only when it changed", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("health/register");
+    const writes = t.source.statusWrites;
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.source.statusWrites).toBe(writes);
+  });
+
+  it("emits a Warning once per cause, not once per poll", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("health/register");
+    t.connections.missingSecret = true;
+    for (let i = 0; i < 4; i++) {
+      t.tick(1000);
+      await t.reconciler.reconcile("health/register");
+    }
+    expect(t.events.list.filter((e) => e.startsWith("Warning SecretNotFound")).length).toBe(1);
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "SecretNotFound" });
+  });
+
+  it("marks an invalid spec terminal without touching NATS or the workload", async () => {
+    const t = setup({ scaling: { minReplicas: 5, maxReplicas: 2 } });
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.workload.exists).toBe(false);
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "InvalidSpec" });
+    expect(t.condition("Ready")?.message).toMatch(/minReplicas/);
+  });
+
+  it("holds replicas when paused", async () => {
+    const t = setup({ paused: true });
+    await t.reconciler.reconcile("health/register");
+    t.nats.lag = 1000;
+    t.nats.lastSeq = 1000;
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.workload.replicas).toBe(1);
+    expect(t.condition("ScalingActive")).toMatchObject({ status: "False", reason: "Paused" });
+  });
+
+  it("finalizes a deleted channel: NATS side per deletionPolicy, workload released, finalizer removed", async () => {
+    const t = setup({ deletionPolicy: "Delete" });
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.metadata.deletionTimestamp = new Date(Date.parse("2026-01-01T00:00:00Z")).toISOString();
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.nats.finalized).toEqual(["health_register:Delete"]);
+    expect(t.workload.released).toBe(true);
+    expect(t.source.channels.has("health/register")).toBe(false);
+  });
+
+  it("keeps retrying a Delete while NATS is down, and gives up after the deadline so the channel can go", async () => {
+    const t = setup({ deletionPolicy: "Delete" });
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.metadata.deletionTimestamp = new Date(Date.parse("2026-01-01T00:00:00Z")).toISOString();
+    t.nats.fail = Object.assign(new Error("connection refused"), { reason: "NATSUnavailable" });
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+    expect(t.source.channels.has("health/register")).toBe(true);
+    t.tick(6 * 60_000);
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.source.channels.has("health/register")).toBe(false);
+  });
+
+  it("does not scale a blocked workload", async () => {
+    const t = setup();
+    t.workload.exists = true;
+    t.workload.replicas = 2;
+    t.workload.blocked = { status: "False", reason: "ScaleTargetConflict", message: "HPA web scales it" };
+    t.nats.lag = 1000;
+    await t.reconciler.reconcile("health/register");
+    expect(t.workload.replicas).toBe(2);
+    expect(t.condition("WorkloadReady")).toMatchObject({ status: "False", reason: "ScaleTargetConflict" });
+  });
+});
