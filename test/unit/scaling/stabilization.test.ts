@@ -81,7 +81,7 @@ describe("burst then drain", () => {
     expect(replicas.slice(peakAt, firstDown).every((r) => r === peak)).toBe(true);
     expect(replicas.slice(firstDown).every((r, i, a) => i === 0 || r <= a[i - 1]!)).toBe(true);
     // Scale-down waits 60s after the last poll that still wanted the peak.
-    const lastWantedPeak = lags.findLastIndex((lag) => lag > 900);
+    const lastWantedPeak = lags.reduce((last, lag, i) => (lag > 900 ? i : last), -1);
     expect(firstDown - lastWantedPeak).toBeGreaterThanOrEqual(30);
     expect(replicas.at(-1)).toBe(1);
   });
