@@ -166,6 +166,8 @@ export interface ChannelStatus {
   conditions?: Condition[];
   stream?: StreamStatus;
   consumer?: ConsumerStatus;
+  /** The scaled workload as kind/name, e.g. "Deployment/orders-consumer" (the Target column). */
+  target?: string;
   lag?: number;
   replicas?: number;
   desiredReplicas?: number;

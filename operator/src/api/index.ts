@@ -1,0 +1,66 @@
+// The PointToPointChannel API: types, defaults, durations and validation. Pure, apart from
+// reading the CRD file once (validation takes its schema and rules from there).
+
+export {
+  ADOPT_ANNOTATION,
+  API_GROUP,
+  API_VERSION,
+  FINALIZER,
+  KIND,
+  PLURAL,
+  channelKey,
+  type ChannelKey,
+  type ChannelSpec,
+  type ChannelStatus,
+  type Condition,
+  type ConditionStatus,
+  type ConditionType,
+  type ConnectionSpec,
+  type ConsumerSpec,
+  type ConsumerStatus,
+  type ContainerSpec,
+  type DeadLetterSpec,
+  type DeletionPolicy,
+  type DiscardPolicy,
+  type Duration,
+  type ObjectMeta,
+  type PodTemplateSpec,
+  type PointToPointChannel,
+  type ScaleDownSpec,
+  type ScaleTargetRef,
+  type ScaleUpSpec,
+  type ScalingSpec,
+  type SecretRef,
+  type StorageType,
+  type StreamSpec,
+  type StreamStatus,
+  type WorkloadSpec,
+} from "./types.js";
+export type {
+  ChannelOwner,
+  ResolvedChannel,
+  ResolvedConsumer,
+  ResolvedDeadLetter,
+  ResolvedScaling,
+  ResolvedStream,
+  ResolvedWorkload,
+} from "./resolved.js";
+export { DurationError, formatDuration, parseDuration } from "./duration.js";
+export {
+  CHANNEL_DEFAULTS,
+  InvalidChannelError,
+  consumerDeploymentName,
+  deadLetterStreamName,
+  defaultConsumerName,
+  defaultStreamName,
+  defaultSubject,
+  resolveChannel,
+} from "./defaults.js";
+export {
+  CHANNEL_CRD_FILE,
+  applyChannelDefaults,
+  channelCrdPath,
+  channelSchema,
+  validateChannel,
+  type ValidationIssue,
+} from "./validate.js";
