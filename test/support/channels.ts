@@ -1,0 +1,86 @@
+import type { ResolvedChannel, ResolvedConsumer, ResolvedDeadLetter, ResolvedScaling, ResolvedStream } from "../../operator/src/api/resolved.js";
+
+// ResolvedChannel literals for tests: the defaults of DESIGN.md, overridden field by field.
+
+export interface ResolvedChannelOverrides {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  generation?: number;
+  adopt?: boolean;
+  deletionPolicy?: ResolvedChannel["deletionPolicy"];
+  connection?: ResolvedChannel["connection"];
+  stream?: Partial<ResolvedStream>;
+  consumer?: Partial<Omit<ResolvedConsumer, "deadLetter">> & {
+    /** A subject (and optional maxAgeMs) turns dead letters on; the stream name follows the work stream. */
+    deadLetter?: (Partial<ResolvedDeadLetter> & { subject: string }) | null;
+  };
+  scaling?: Partial<ResolvedScaling>;
+}
+
+let counter = 0;
+
+/** A unique, valid name for a test channel, so tests sharing a server never collide. */
+export function uniqueName(prefix = "ch"): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}`;
+}
+
+export function makeResolvedChannel(o: ResolvedChannelOverrides = {}): ResolvedChannel {
+  const namespace = o.namespace ?? "default";
+  const name = o.name ?? "orders";
+  const streamName = o.stream?.name ?? `${namespace}_${name}`;
+  const stream: ResolvedStream = {
+    name: streamName,
+    subjects: [`p2p.${namespace}.${name}`],
+    storage: "file",
+    replicas: 1,
+    maxAgeMs: 0,
+    maxMsgs: -1,
+    maxBytes: -1,
+    maxMsgSize: -1,
+    discard: "new",
+    duplicateWindowMs: 120_000,
+    ...o.stream,
+  };
+  const dl = o.consumer?.deadLetter;
+  const deadLetter: ResolvedDeadLetter | null = dl
+    ? { streamName: `${streamName}_DLQ`, maxAgeMs: 168 * 3_600_000, ...dl }
+    : null;
+  const consumer: ResolvedConsumer = {
+    name,
+    ackWaitMs: 30_000,
+    maxDeliver: 5,
+    backoffMs: [],
+    maxAckPending: 1000,
+    ...o.consumer,
+    deadLetter,
+  };
+  const scaling: ResolvedScaling = {
+    minReplicas: 1,
+    maxReplicas: 10,
+    targetLagPerReplica: 100,
+    activationLag: 0,
+    pollIntervalMs: 2_000,
+    scaleToZeroAfterMs: 300_000,
+    scaleDownStabilizationMs: 60_000,
+    scaleUpStabilizationMs: 0,
+    scaleUpMaxStep: 4,
+    scaleUpMaxStepPercent: null,
+    targetDrainTimeMs: null,
+    ...o.scaling,
+  };
+  return {
+    key: `${namespace}/${name}`,
+    owner: { namespace, name, uid: o.uid ?? `uid-${name}` },
+    generation: o.generation ?? 1,
+    connection: o.connection ?? null,
+    stream,
+    consumer,
+    workload: { kind: "scaleTarget", ref: { apiVersion: "apps/v1", kind: "Deployment", name: `${name}-consumer` } },
+    scaling,
+    deletionPolicy: o.deletionPolicy ?? "Retain",
+    paused: false,
+    adopt: o.adopt ?? false,
+  };
+}
