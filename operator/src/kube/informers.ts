@@ -1,0 +1,47 @@
+import type { Logger } from "pino";
+import { API_GROUP, API_VERSION, PLURAL } from "../api/types.js";
+import { Informer } from "./informer.js";
+import type { ChannelObject, Deployment, HorizontalPodAutoscaler, Secret } from "./objects.js";
+import type { KubeRest } from "./rest.js";
+
+/** The caches the operator reads from: channels and everything a channel depends on. */
+export interface KubeInformers {
+  channels: Informer<ChannelObject>;
+  deployments: Informer<Deployment>;
+  secrets: Informer<Secret>;
+  hpas: Informer<HorizontalPodAutoscaler>;
+}
+
+export interface InformerSettings {
+  /** null: all namespaces. */
+  namespaces: string[] | null;
+  log: Logger;
+  watchTimeoutSeconds?: number;
+}
+
+export function createInformers(rest: KubeRest, settings: InformerSettings): KubeInformers {
+  const common = { namespaces: settings.namespaces, watchTimeoutSeconds: settings.watchTimeoutSeconds };
+  const log = (resource: string) => settings.log.child({ informer: resource });
+  return {
+    channels: new Informer<ChannelObject>(rest, {
+      ...common,
+      group: API_GROUP,
+      version: API_VERSION,
+      plural: PLURAL,
+      log: log(`${PLURAL}.${API_GROUP}`),
+    }),
+    deployments: new Informer<Deployment>(rest, { ...common, group: "apps", version: "v1", plural: "deployments", log: log("deployments.apps") }),
+    secrets: new Informer<Secret>(rest, { ...common, group: "", version: "v1", plural: "secrets", log: log("secrets") }),
+    hpas: new Informer<HorizontalPodAutoscaler>(rest, {
+      ...common,
+      group: "autoscaling",
+      version: "v2",
+      plural: "horizontalpodautoscalers",
+      log: log("horizontalpodautoscalers.autoscaling"),
+    }),
+  };
+}
+
+export function allInformers(informers: KubeInformers): Informer<never>[] {
+  return [informers.channels, informers.deployments, informers.secrets, informers.hpas] as unknown as Informer<never>[];
+}
