@@ -60,7 +60,7 @@ interface ChannelProcesses {
   desired: number;
   replicas: Replica[];
   /** Replicas on their way out (SIGTERM sent): not counted, but waited for on stop. */
-  terminating: Set<Promise<void>>;
+  terminating: Map<ChildProcess, Promise<void>>;
   logFile: string;
   logFd: number;
   credentialsDir: string | null;
@@ -98,7 +98,7 @@ export class ProcessWorkload implements WorkloadDriver {
         spec,
         desired: 0,
         replicas: [],
-        terminating: new Set(),
+        terminating: new Map(),
         logFile,
         logFd: openSync(logFile, "a"),
         credentialsDir,
@@ -137,6 +137,15 @@ export class ProcessWorkload implements WorkloadDriver {
     const all = [...this.channels.values()];
     this.channels.clear();
     await Promise.all(all.map((s) => this.stopChannel(s)));
+  }
+
+  /** Force: SIGKILL every child at once (a second Ctrl-C). */
+  killAll(): void {
+    this.stopped = true;
+    for (const state of this.channels.values()) {
+      for (const r of state.replicas) r.child?.kill("SIGKILL");
+      for (const child of state.terminating.keys()) child.kill("SIGKILL");
+    }
   }
 
   /** The pids of a channel's running replicas (for tests and the live view). */
@@ -190,6 +199,9 @@ export class ProcessWorkload implements WorkloadDriver {
       cwd: spec.cwd,
       env: { ...spec.env, P2P_REPLICA: String(replica.index) },
       stdio: ["ignore", state.logFd, state.logFd],
+      // Its own process group: a Ctrl-C in the terminal reaches `p2p local` only, which then stops
+      // the replicas in order (SIGTERM, drain) while the NATS server is still up.
+      detached: true,
     });
     replica.child = child;
     child.once("spawn", () => {
@@ -236,15 +248,15 @@ export class ProcessWorkload implements WorkloadDriver {
         resolveDone();
       });
     });
-    state.terminating.add(done);
-    void done.then(() => state.terminating.delete(done));
+    state.terminating.set(child, done);
+    void done.then(() => state.terminating.delete(child));
     child.kill("SIGTERM");
   }
 
   private async stopChannel(state: ChannelProcesses): Promise<void> {
     for (const r of state.replicas.splice(0)) this.terminate(state, r);
     state.desired = 0;
-    await Promise.all([...state.terminating]);
+    await Promise.all([...state.terminating.values()]);
     closeSync(state.logFd);
     if (state.credentialsDir) await rm(state.credentialsDir, { recursive: true, force: true });
     this.options.log?.info({ key: state.key }, "process workload stopped");

@@ -1,0 +1,86 @@
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+// The load generator behind `p2p publish`: JetStream publishes with a unique Nats-Msg-Id each,
+// pipelined with a bounded window of outstanding acks (awaiting each ack in turn is ~4x slower),
+// optionally paced to a rate.
+
+export interface PublishOptions {
+  subject: string;
+  count: number;
+  /** The body of message i; padded with trailing JSON whitespace to sizeBytes. */
+  body: (i: number, msgId: string) => unknown;
+  /** Nats-Msg-Id of message i is `${idPrefix}${i}`. */
+  idPrefix: string;
+  /** Messages per second; absent = as fast as the window allows. */
+  ratePerSec?: number;
+  /** Pad each body to at least this many bytes. */
+  sizeBytes?: number;
+  /** Outstanding publishes at most. */
+  window?: number;
+  timeoutMs?: number;
+}
+
+export interface PublishReport {
+  acked: number;
+  duplicates: number;
+  errors: number;
+  ratePerSec: number;
+  seconds: number;
+  /** The first error's message, if any (the rest are usually the same). */
+  firstError?: string;
+}
+
+export async function publishEvents(nc: NatsConnection, options: PublishOptions): Promise<PublishReport> {
+  const js: JetStreamClient = jetstream(nc, { timeout: options.timeoutMs ?? 10_000 });
+  const windowSize = Math.max(1, options.window ?? 256);
+  const encoder = new TextEncoder();
+  const started = performance.now();
+  let acked = 0;
+  let duplicates = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  for (let i = 0; i < options.count; i++) {
+    if (options.ratePerSec && options.ratePerSec > 0) {
+      const dueMs = started + (i / options.ratePerSec) * 1000;
+      const waitMs = dueMs - performance.now();
+      if (waitMs > 1) await new Promise((r) => setTimeout(r, waitMs));
+    }
+    while (inFlight.size >= windowSize) await Promise.race(inFlight);
+    const msgID = `${options.idPrefix}${i}`;
+    const data = encoder.encode(padJson(JSON.stringify(options.body(i, msgID)), options.sizeBytes ?? 0));
+    const p: Promise<void> = js
+      .publish(options.subject, data, { msgID })
+      .then(
+        (ack) => {
+          if (ack.duplicate) duplicates++;
+          else acked++;
+        },
+        (err: unknown) => {
+          errors++;
+          firstError ??= (err as Error).message;
+        },
+      )
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - started) / 1000;
+  const report: PublishReport = {
+    acked,
+    duplicates,
+    errors,
+    ratePerSec: Math.round((acked + duplicates) / Math.max(seconds, 1e-3)),
+    seconds: Math.round(seconds * 1000) / 1000,
+  };
+  if (firstError !== undefined) report.firstError = firstError;
+  return report;
+}
+
+/** Trailing whitespace keeps the body valid JSON with the same fields, at the requested size. */
+function padJson(json: string, sizeBytes: number): string {
+  const length = Buffer.byteLength(json);
+  return length >= sizeBytes ? json : json + " ".repeat(sizeBytes - length);
+}
