@@ -132,7 +132,7 @@ export function buildDeployment(channel: ResolvedChannel, template: PodTemplateS
     spec: {
       replicas,
       selector: { matchLabels: selectorLabels(channel.owner.name) },
-      template,
+      template: structuredClone(template),
     },
   };
 }
@@ -175,7 +175,7 @@ export function updatedDeployment(existing: Deployment, channel: ResolvedChannel
       labels: { ...(existing.metadata.labels ?? {}), ...deploymentLabels(channel.owner.name) },
       annotations: { ...(existing.metadata.annotations ?? {}), [TEMPLATE_HASH_ANNOTATION]: templateHash(desiredTemplate) },
     },
-    spec: { ...existing.spec, template: desiredTemplate },
+    spec: { ...existing.spec, template: structuredClone(desiredTemplate) },
   };
 }
 
