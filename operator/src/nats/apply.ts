@@ -1,0 +1,145 @@
+import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { ConditionVerdict } from "../controller/ports.js";
+import type { ConsumerRole, NatsAction, NatsPlan, StreamRole } from "../plan/index.js";
+import { NatsReasons } from "../plan/index.js";
+import { consumerConfig, consumerUpdate, streamConfig } from "./convert.js";
+import type { Gathered } from "./gather.js";
+import { streamsCapturing } from "./gather.js";
+import { apiErrorCode, AuthFailedError, isApiError, JsApiCode, NatsUnavailableError, toNatsError } from "./errors.js";
+
+// Apply: perform the planner's actions in order. A refusal by the server (overlap, invalid
+// config) becomes a verdict and skips what depends on it; connection and auth failures throw.
+
+export const ApplyReasons = {
+  StreamConfigRejected: "StreamConfigRejected",
+  ConsumerConfigRejected: "ConsumerConfigRejected",
+} as const;
+
+export interface ApplyOutcome {
+  stream: ConditionVerdict;
+  consumer: ConditionVerdict;
+  deadLetterMover: boolean;
+  /** What the server holds after apply (null = missing), for reading the queue without asking again. */
+  streams: Partial<Record<StreamRole, StreamInfo | null>>;
+  consumers: Partial<Record<ConsumerRole, ConsumerInfo | null>>;
+}
+
+const LABEL: Record<StreamRole, string> = { work: "stream", deadLetter: "dead-letter stream", advisories: "advisory stream" };
+
+export async function applyNatsPlan(jsm: JetStreamManager, plan: NatsPlan, gathered: Gathered, log: Logger): Promise<ApplyOutcome> {
+  const out: ApplyOutcome = {
+    stream: plan.stream,
+    consumer: plan.consumer,
+    deadLetterMover: plan.deadLetterMover,
+    streams: { ...gathered.streams },
+    consumers: { ...gathered.consumers },
+  };
+  const failedStreams = new Set<StreamRole>();
+  const failedConsumers = new Set<ConsumerRole>();
+  const deadLetterProblem = (v: ConditionVerdict) => {
+    out.deadLetterMover = false;
+    if (out.consumer.status === "True") out.consumer = { status: "False", reason: v.reason, message: `dead letters: ${v.message}` };
+  };
+
+  for (const action of plan.actions) {
+    if (action.kind === "createConsumer" || action.kind === "updateConsumer") {
+      const dependsOn: StreamRole = action.role === "work" ? "work" : "advisories";
+      if (failedStreams.has(dependsOn) && !out.streams[dependsOn]) continue;
+      try {
+        out.consumers[action.role] = await applyConsumer(jsm, action, log);
+      } catch (err) {
+        const verdict = rejection(err, `consumer ${action.settings.name}`, ApplyReasons.ConsumerConfigRejected);
+        failedConsumers.add(action.role);
+        if (action.role === "work") {
+          out.consumer = verdict;
+          out.deadLetterMover = false;
+        } else deadLetterProblem(verdict);
+      }
+      continue;
+    }
+    if (action.kind === "deleteStream") {
+      log.info({ stream: action.name, role: action.role }, "deleting stream");
+      await deleteStream(jsm, action.name);
+      out.streams[action.role] = null;
+      continue;
+    }
+    if (action.role === "advisories" && (failedStreams.has("work") || failedConsumers.has("work"))) continue;
+    try {
+      out.streams[action.role] = await applyStream(jsm, action, gathered, log);
+    } catch (err) {
+      const name = action.settings.name;
+      let verdict = rejection(err, `${LABEL[action.role]} ${name}`, ApplyReasons.StreamConfigRejected);
+      if (isApiError(err, JsApiCode.StreamSubjectOverlap, JsApiCode.StreamSubjectOverlapApi)) {
+        verdict = await overlapVerdict(jsm, `${LABEL[action.role]} ${name}`, name, action.settings.subjects);
+      }
+      failedStreams.add(action.role);
+      if (action.role === "work") {
+        out.stream = verdict;
+        if (!out.streams.work) {
+          out.consumer = { status: "False", reason: NatsReasons.StreamNotReady, message: `waiting for stream ${name}: ${verdict.reason}` };
+        }
+        out.deadLetterMover = false;
+      } else deadLetterProblem(verdict);
+    }
+  }
+  return out;
+}
+
+async function applyStream(
+  jsm: JetStreamManager,
+  action: Extract<NatsAction, { kind: "createStream" | "updateStream" }>,
+  gathered: Gathered,
+  log: Logger,
+): Promise<StreamInfo> {
+  if (action.kind === "createStream") {
+    log.info({ stream: action.settings.name, role: action.role }, "creating stream");
+    return jsm.streams.add(streamConfig(action.settings));
+  }
+  log.info({ stream: action.settings.name, role: action.role, diff: action.diff }, "updating stream");
+  const current = gathered.streams[action.role]?.config;
+  return jsm.streams.update(action.settings.name, streamConfig(action.settings, current ?? undefined));
+}
+
+async function applyConsumer(
+  jsm: JetStreamManager,
+  action: Extract<NatsAction, { kind: "createConsumer" | "updateConsumer" }>,
+  log: Logger,
+): Promise<ConsumerInfo> {
+  const s = action.settings;
+  if (action.kind === "createConsumer") {
+    log.info({ stream: s.stream, consumer: s.name, role: action.role }, "creating consumer");
+    return jsm.consumers.add(s.stream, consumerConfig(s));
+  }
+  log.info({ stream: s.stream, consumer: s.name, role: action.role, diff: action.diff }, "updating consumer");
+  return jsm.consumers.update(s.stream, s.name, consumerUpdate(s));
+}
+
+export async function deleteStream(jsm: JetStreamManager, name: string): Promise<void> {
+  try {
+    await jsm.streams.delete(name);
+  } catch (err) {
+    if (isApiError(err, JsApiCode.StreamNotFound)) return;
+    throw toNatsError(err, `STREAM.DELETE ${name}`);
+  }
+}
+
+/** A server refusal as a verdict; connection and auth trouble is rethrown. */
+function rejection(err: unknown, what: string, reason: string): ConditionVerdict {
+  const code = apiErrorCode(err);
+  if (code === null) throw toNatsError(err, what);
+  const mapped = toNatsError(err, what);
+  if (mapped instanceof NatsUnavailableError || mapped instanceof AuthFailedError) throw mapped;
+  return { status: "False", reason, message: `${what}: the server refused: ${(err as Error).message} (${code})` };
+}
+
+/** Error 10065 does not say which stream: look it up so the verdict can name it. */
+async function overlapVerdict(jsm: JetStreamManager, label: string, self: string, subjects: string[]): Promise<ConditionVerdict> {
+  for (const subject of subjects) {
+    const others = (await streamsCapturing(jsm, subject)).filter((n) => n !== self);
+    if (others.length > 0) {
+      return { status: "False", reason: NatsReasons.SubjectOverlap, message: `${label}: subject ${subject} overlaps with stream ${others.join(", ")}` };
+    }
+  }
+  return { status: "False", reason: NatsReasons.SubjectOverlap, message: `${label}: subjects overlap with an existing stream` };
+}

@@ -1,0 +1,26 @@
+// The JetStream adapter: streams, consumers, lag and dead letters for the NatsSide port.
+export { ApplyReasons, applyNatsPlan, deleteStream, type ApplyOutcome } from "./apply.js";
+export { NatsConnectionPool, credentialOptions, type ConnectionPoolOptions, type PooledConnection } from "./connection-pool.js";
+export { consumerConfig, consumerUpdate, millis, nanos, observedConsumer, observedStream, streamConfig } from "./convert.js";
+export {
+  DeadLetterHeaders,
+  DeadLetterMover,
+  deadLetterMsgId,
+  type DeadLetterMoverConfig,
+  type DeadLetterMoverOptions,
+  type MaxDeliveriesAdvisory,
+  type MoveResult,
+} from "./dead-letter-mover.js";
+export {
+  AuthFailedError,
+  JetStreamRequestError,
+  JsApiCode,
+  NatsUnavailableError,
+  apiErrorCode,
+  describeServers,
+  isApiError,
+  redactUrl,
+  toNatsError,
+} from "./errors.js";
+export { consumerInfo, gatherNats, streamInfo, streamsCapturing, type GatherOptions, type Gathered } from "./gather.js";
+export { JetStreamSide, mapWithConcurrency, type JetStreamSideOptions, type QueueRead } from "./jetstream-side.js";
