@@ -59,6 +59,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
+The leader-election Lease: one per release, so two releases in a namespace don't share it.
+*/}}
+{{- define "p2p-operator.leaseName" -}}{{ include "p2p-operator.fullname" . }}{{- end }}
+
+{{/*
 Where the NATS credentials Secret's key is mounted (and what --nats-creds names).
 */}}
 {{- define "p2p-operator.natsCredsDir" -}}/etc/p2p-operator/nats{{- end }}
@@ -86,6 +91,12 @@ list goes into the ClusterRole (all namespaces) or into each namespace's Role.
 - apiGroups: ["apps"]
   resources: ["deployments/scale"]
   verbs: ["get", "update", "patch"]
+{{- range .Values.rbac.extraScaleTargets }}
+# scaleTargetRef kinds beyond Deployments (rbac.extraScaleTargets): scaled, never changed.
+- apiGroups: [{{ .apiGroup | quote }}]
+  resources: [{{ printf "%s/scale" .resource | quote }}]
+  verbs: ["get", "update", "patch"]
+{{- end }}
 # Read-only: an HPA already scaling a target is a ScaleTargetConflict.
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]

@@ -120,6 +120,7 @@ export const VALUE_SETS: Record<string, Record<string, unknown>> = {
     subjectPolicy: "namespaced",
     logLevel: "debug",
     imagePullSecrets: [{ name: "regcred" }],
+    rbac: { create: true, extraScaleTargets: [{ apiGroup: "apps", resource: "statefulsets" }] },
     serviceAccount: { create: true, name: "p2p-operator-sa", annotations: { "example.com/role": "p2p" } },
     metrics: {
       port: 8080,

@@ -206,6 +206,15 @@ describe("helm template with default values", () => {
     const roles = docs.filter((d) => d.object.kind === "Role").map((d) => d.object);
     expect(roles.map((r) => `${r.metadata.namespace}/${r.metadata.name}`)).toEqual([`${RELEASE_NAMESPACE}/p2p-p2p-operator-leader-election`]);
     expect(Object.fromEntries(grants(roles[0]!))).toEqual(LEASE_ACCESS);
+    // Only creating a Lease is unrestricted (RBAC can't name what doesn't exist yet);
+    // reading and renewing are limited to the Lease the operator is told to use.
+    const container = (get(findDoc(docs, "Deployment"), "spec.template.spec.containers") as Obj[])[0]!;
+    const leaseName = (container["env"] as Obj[]).find((e) => e["name"] === "LEADER_ELECTION_ID")?.["value"];
+    expect(leaseName).toBe("p2p-p2p-operator");
+    expect(roles[0]!["rules"]).toEqual([
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [leaseName], verbs: ["get", "update"] },
+    ]);
     expect(docs.some((d) => d.object.kind === "NetworkPolicy" || d.object.kind === "ServiceMonitor")).toBe(false);
   });
 
@@ -262,6 +271,15 @@ describe("helm template with every optional feature on", () => {
   let docs: RenderedDoc[];
   beforeAll(async () => {
     docs = await helmTemplate(VALUE_SETS["every optional feature on"]);
+  });
+
+  it("grants the scale subresource, and nothing else, of the extra scale target kinds", () => {
+    const watchedRoles = docs.filter((d) => d.object.kind === "Role" && d.object.metadata.namespace !== RELEASE_NAMESPACE);
+    expect(watchedRoles.map((r) => r.object.metadata.namespace)).toEqual(["team-a", "team-b"]);
+    for (const role of watchedRoles) {
+      const access = Object.fromEntries(grants(role.object));
+      expect(access).toEqual({ ...NAMESPACED_ACCESS, "apps/statefulsets/scale": ["get", "patch", "update"] });
+    }
   });
 
   it("mounts the NATS credentials Secret read-only and passes the file as --nats-creds", () => {
