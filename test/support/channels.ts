@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import type { ConnectionTarget, NatsCredentials } from "../../operator/src/controller/ports.js";
 import type { ResolvedChannel, ResolvedConsumer, ResolvedDeadLetter, ResolvedScaling, ResolvedStream } from "../../operator/src/api/resolved.js";
 
 // ResolvedChannel literals for tests: the defaults of DESIGN.md, overridden field by field.
@@ -83,4 +85,11 @@ export function makeResolvedChannel(o: ResolvedChannelOverrides = {}): ResolvedC
     paused: false,
     adopt: o.adopt ?? false,
   };
+}
+
+/** A ConnectionTarget for a test server; the id hashes the credentials like a resolver would. */
+export function natsTarget(servers: string | string[], credentials: NatsCredentials | null = null): ConnectionTarget {
+  const list = Array.isArray(servers) ? servers : [servers];
+  const hash = createHash("sha256").update(JSON.stringify(credentials ?? {})).digest("hex").slice(0, 16);
+  return { servers: list, credentials, id: `${list.join(",")}#${hash}` };
 }

@@ -1,0 +1,52 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
+import { pino } from "pino";
+
+// What the tests use to look at (and meddle with) the server, independent of the adapter.
+
+export interface Admin {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  js: JetStreamClient;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function admin(url: string, opts: Partial<ConnectionOptions> = {}): Promise<Admin> {
+  const nc = await connect({ servers: url, name: "test-admin", maxReconnectAttempts: -1, reconnectTimeWait: 200, ...opts });
+  const jsm = await jetstreamManager(nc);
+  const close = async () => {
+    if (!nc.isClosed()) await nc.close();
+  };
+  return { nc, jsm, js: jetstream(nc), close, [Symbol.asyncDispose]: close };
+}
+
+/** Silent unless LOG_LEVEL asks for more. */
+export const testLog = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Counts JetStream API requests ($JS.API.>) made while `fn` runs, by subject. */
+export async function countApiRequests(nc: NatsConnection, fn: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const sub = nc.subscribe("$JS.API.>", { callback: (_err, msg) => seen.push(msg.subject) });
+  await nc.flush();
+  await fn();
+  await nc.flush();
+  await new Promise((r) => setTimeout(r, 50));
+  sub.unsubscribe();
+  return seen;
+}
