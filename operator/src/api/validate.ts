@@ -368,9 +368,10 @@ function toIssue(e: ErrorObject): ValidationIssue[] {
       const field = String(p.additionalProperty);
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const guess = closest(field, known);
-      const fix = guess ? `did you mean "${guess}"? ` : "";
-      const list = known.length > 0 ? ` (known fields: ${known.join(", ")})` : "";
-      return [{ path: joinPath(at, field), message: `unknown field: ${fix}remove or rename it${list}` }];
+      const message = guess
+        ? `unknown field: did you mean "${guess}"? (known fields: ${known.join(", ")})`
+        : `unknown field: remove it, or use one of the known fields: ${known.join(", ")}`;
+      return [{ path: joinPath(at, field), message }];
     }
     case "type": {
       const want = String(p.type);

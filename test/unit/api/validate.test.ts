@@ -174,7 +174,7 @@ const invalid: InvalidCase[] = [
   { name: "maxDeliver 0", doc: edit((d) => (d.spec.consumer.maxDeliver = 0)), path: "spec.consumer.maxDeliver", fix: /at least 1/ },
   { name: "maxAckPending 0", doc: edit((d) => (d.spec.consumer.maxAckPending = 0)), path: "spec.consumer.maxAckPending", fix: /at least 1/ },
   { name: "unknown field (typo)", doc: edit((d) => (d.spec.scaling.maxReplica = 3)), path: "spec.scaling.maxReplica", fix: /unknown field: did you mean "maxReplicas"\?/ },
-  { name: "unknown field in spec", doc: edit((d) => (d.spec.replicas = 3)), path: "spec.replicas", fix: /unknown field: remove or rename it \(known fields: subjects/ },
+  { name: "unknown field in spec", doc: edit((d) => (d.spec.replicas = 3)), path: "spec.replicas", fix: /unknown field: remove it, or use one of the known fields: subjects, connection/ },
   { name: "10 sec as a duration", doc: edit((d) => (d.spec.stream = { maxAge: "10 sec" })), path: "spec.stream.maxAge", fix: /"10 sec" is not a duration: use a Go-style duration such as 500ms/ },
   { name: "a day unit Go does not know", doc: edit((d) => (d.spec.consumer.deadLetter.maxAge = "7d")), path: "spec.consumer.deadLetter.maxAge", fix: /not a duration/ },
   { name: "a duration without unit (YAML number)", doc: edit((d) => (d.spec.consumer.ackWait = 30)), path: "spec.consumer.ackWait", fix: /must be a string, got number 30: quote it, e.g\. "30s"/ },
