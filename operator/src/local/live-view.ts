@@ -64,9 +64,33 @@ export function renderTable(header: ViewHeader, rows: ChannelRow[], nowMs: numbe
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) lines.push(clip(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "), width));
   if (rows.length === 0) lines.push("(no channels in the given files)");
-  const problems = rows.flatMap((row) => problemConditions(row.status).map((c) => `  ${row.key}  ${c.type}=${c.status} ${c.reason}: ${c.message}`));
-  if (problems.length > 0) lines.push("", ...problems.map((p) => clip(p, width)));
+  const problems = rows.flatMap((row) => groupedProblems(row.status).map((p) => `  ${row.key}  ${p}`));
+  if (problems.length > 0) lines.push("", ...problems.flatMap((p) => wrap(p, width, "      ")));
   return lines;
+}
+
+/** "WorkloadReady,ScalingActive=False NotSupportedLocally: ..." — one line per distinct problem. */
+function groupedProblems(status: ChannelStatus): string[] {
+  const groups = new Map<string, string[]>();
+  for (const c of problemConditions(status)) {
+    const tail = `=${c.status} ${c.reason}: ${c.message}`;
+    groups.set(tail, [...(groups.get(tail) ?? []), c.type]);
+  }
+  return [...groups].map(([tail, types]) => `${types.join(",")}${tail}`);
+}
+
+function wrap(line: string, width: number, indent: string): string[] {
+  if (line.length <= width) return [line];
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width) {
+    const cut = rest.lastIndexOf(" ", width);
+    const at = cut > indent.length + 10 ? cut : width;
+    out.push(rest.slice(0, at));
+    rest = indent + rest.slice(at).trimStart();
+  }
+  out.push(rest);
+  return out;
 }
 
 function readyOf(status: ChannelStatus): string {

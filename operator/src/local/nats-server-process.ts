@@ -14,6 +14,11 @@ export interface NatsServerOptions {
   extraConfig?: string;
   /** The nats-server binary; default NATS_SERVER_BIN or `nats-server` on PATH. */
   bin?: string;
+  /**
+   * Run in its own process group, so that a Ctrl-C in the terminal does not stop the server
+   * before the caller has stopped its consumers (`p2p local` stops it last).
+   */
+  ownProcessGroup?: boolean;
 }
 
 export class NatsServerNotFoundError extends Error {
@@ -29,6 +34,7 @@ export class NatsServerProcess {
     private readonly configPath: string,
     private readonly bin: string,
     private readonly ownsStoreDir: boolean,
+    private readonly ownProcessGroup: boolean,
   ) {}
 
   get url(): string {
@@ -51,7 +57,7 @@ export class NatsServerProcess {
       options.extraConfig ?? "",
     ].join("\n");
     await writeFile(configPath, config);
-    const server = new NatsServerProcess(port, storeDir, configPath, bin, options.storeDir === undefined);
+    const server = new NatsServerProcess(port, storeDir, configPath, bin, options.storeDir === undefined, options.ownProcessGroup ?? false);
     await server.launch();
     return server;
   }
@@ -87,7 +93,7 @@ export class NatsServerProcess {
   }
 
   private async launch(): Promise<void> {
-    const child = spawn(this.bin, ["-c", this.configPath], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(this.bin, ["-c", this.configPath], { stdio: ["ignore", "ignore", "pipe"], detached: this.ownProcessGroup });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);

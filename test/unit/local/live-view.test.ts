@@ -48,3 +48,19 @@ describe("live view", () => {
     expect(json.conditions).toEqual([{ type: "WorkloadReady", status: "False", reason: "NotSupportedLocally", message: "needs a cluster" }]);
   });
 });
+
+describe("live view on a narrow terminal", () => {
+  it("wraps a long condition message instead of cutting it, and names conditions that share it once", () => {
+    const message = "workload.scaleTargetRef (Deployment immunisation-register) needs a cluster; local mode runs workload.template containers";
+    const status: ChannelStatus = {
+      conditions: [
+        { type: "WorkloadReady", status: "False", reason: "NotSupportedLocally", message, lastTransitionTime: at },
+        { type: "ScalingActive", status: "False", reason: "NotSupportedLocally", message, lastTransitionTime: at },
+      ],
+    };
+    const lines = renderTable({ natsUrl: "u", logDir: "l" }, [{ key: "default/v2", status, running: null, ratePerSec: null }], now, 60);
+    const problem = lines.slice(lines.findIndex((l) => l.startsWith("  default/v2")));
+    expect(problem.every((l) => l.length <= 60)).toBe(true);
+    expect(problem.join(" ").replace(/\s+/g, " ")).toContain(`WorkloadReady,ScalingActive=False NotSupportedLocally: ${message}`);
+  });
+});
