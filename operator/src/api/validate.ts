@@ -245,6 +245,19 @@ function celIssues(
     if (!schema.items) return issues;
     const oldItems = Array.isArray(old) ? old : [];
     const keys = schema["x-kubernetes-list-type"] === "map" ? (schema["x-kubernetes-list-map-keys"] ?? []) : null;
+    if (keys) {
+      // A map list is keyed like a map: the apiserver refuses two entries with the same key.
+      const seen = new Set<string>();
+      value.forEach((item, i) => {
+        if (!isObject(item)) return;
+        const key = JSON.stringify(keys.map((k) => item[k]));
+        if (seen.has(key)) {
+          const what = keys.map((k) => `${k} ${JSON.stringify(item[k])}`).join(", ");
+          issues.push({ path: `${path}[${i}]`, message: `a second entry with ${what}: keep one entry per ${keys.join("+")}` });
+        }
+        seen.add(key);
+      });
+    }
     value.forEach((item, i) => {
       // Only map lists correlate items with the old list; atomic lists have no oldSelf per item.
       const oldItem = keys ? oldItems.find((o) => isObject(o) && isObject(item) && keys.every((k) => o[k] === item[k])) : undefined;

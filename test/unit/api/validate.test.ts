@@ -200,6 +200,15 @@ const invalid: InvalidCase[] = [
   { name: "no metadata.name", doc: edit((d) => delete d.metadata.name), path: "metadata.name", fix: /is required/ },
   { name: "wrong apiVersion", doc: edit((d) => (d.apiVersion = "messaging.p2p.dev/v1")), path: "apiVersion", fix: /must be messaging\.p2p\.dev\/v1alpha1/ },
   { name: "a status condition with a bad status", doc: edit((d) => (d.status = { conditions: [{ type: "Ready", status: "Yes", lastTransitionTime: "2026-01-01T00:00:00Z", reason: "R", message: "" }] })), path: "status.conditions[0].status", fix: /"True", "False", "Unknown"/ },
+  {
+    name: "two Ready conditions",
+    doc: edit((d) => {
+      const ready = { type: "Ready", status: "True", lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Ready", message: "" };
+      d.status = { conditions: [ready, { ...ready, status: "False" }] };
+    }),
+    path: "status.conditions[1]",
+    fix: /second entry with type "Ready": keep one entry per type/,
+  },
   { name: "a status time that is not RFC 3339", doc: edit((d) => (d.status = { lastScaleTime: "yesterday" })), path: "status.lastScaleTime", fix: /RFC 3339/ },
   { name: "changing storage of an existing stream", doc: edit((d) => (d.spec.stream = { storage: "memory" })), old: base(), path: "spec.stream.storage", fix: /stream\.storage is immutable: set it back/ },
   { name: "renaming the stream", doc: edit((d) => (d.spec.stream = { name: "ORDERS2" })), old: edit((d) => (d.spec.stream = { name: "ORDERS" })), path: "spec.stream.name", fix: /stream\.name is immutable/ },
