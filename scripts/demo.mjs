@@ -10,7 +10,7 @@
 //  4. One summary line, counted from the consumers' P2P_RECORD_FILE (one Nats-Msg-Id per
 //     processed message): exit 0 only if every published message was processed.
 //
-// DEMO_COUNT (default 4000) sets the burst size. `npm run predemo` builds and checks tools.
+// DEMO_COUNT (default 5000) sets the burst size. `npm run predemo` builds and checks tools.
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -23,7 +23,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "operator/dist/cli/main.js");
 const channelFile = "examples/immunisation/channel.yaml";
 const channelKey = "default/immunisation-register";
-const count = Number(process.env.DEMO_COUNT ?? 4000);
+const count = Number(process.env.DEMO_COUNT ?? 5000);
 const deadline = Date.now() + 115_000;
 
 if (!existsSync(cli) || !existsSync(join(root, "consumer-template/dist/main.js"))) {
@@ -135,20 +135,26 @@ let failure = null;
 let ticker = null;
 
 try {
-  await until("the channel to be Ready", () => latest?.ready === "True", 60_000);
+  await until("the channel to be Ready", () => latest?.ready === "True" && latest.readyReplicas >= 1, 60_000);
   say(`channel ${channelKey} is Ready with ${latest.readyReplicas} replica(s); publishing ${count} events`);
 
   const publishStart = Date.now();
+  // A line when something moved (lag, replicas, processed, a scale decision), else every 5 s.
+  let lastLine = "";
+  let lastPrintedAt = 0;
   ticker = setInterval(() => {
     if (!latest) return;
     maxReplicas = Math.max(maxReplicas, latest.readyReplicas ?? 0);
     const p = processedIds().unique.size;
-    const rate = latest.ratePerSec === null ? "-" : `${Math.round(latest.ratePerSec)}/s`;
     const issue = problems(latest);
-    say(
+    const line =
       `lag ${String(latest.lag ?? "-").padStart(5)}  replicas ${latest.readyReplicas ?? 0}/${latest.desiredReplicas ?? "-"}  ` +
-        `processed ${p}/${published || count}  arrivals ${rate}  last scale: ${latest.lastScaleReason ?? "-"}${issue ? `  [${issue}]` : ""}`,
-    );
+      `processed ${String(p).padStart(String(count).length)}/${published || count}  last scale: ${latest.lastScaleReason ?? "-"}${issue ? `  [${issue}]` : ""}`;
+    if (line === lastLine && Date.now() - lastPrintedAt < 5_000) return;
+    lastLine = line;
+    lastPrintedAt = Date.now();
+    const rate = latest.ratePerSec === null || !latest.lag ? "" : `  (arrivals ~${Math.round(latest.ratePerSec)}/s)`;
+    say(line + rate);
   }, 1_000);
 
   const { code, report } = await publish();
