@@ -1,0 +1,170 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsServerProcess } from "../../support/nats-server.js";
+import { ConsumerProcess, createChannel, ensureTemplateBuilt, publishEvents, publishRaw, recorded, sleep, waitFor, type ChannelFixture } from "./support.js";
+
+let server: NatsServerProcess;
+let nc: NatsConnection;
+let dir: string;
+
+beforeAll(async () => {
+  await ensureTemplateBuilt();
+  server = await NatsServerProcess.start();
+  nc = await connect({ servers: server.url });
+  dir = await mkdtemp(join(tmpdir(), "p2p-ct-"));
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function drained(ch: ChannelFixture) {
+  return waitFor(
+    async () => {
+      const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+      return c.num_pending === 0 && c.num_ack_pending === 0 && c;
+    },
+    20_000,
+    "the consumer to drain",
+  );
+}
+
+describe("consumer template: failing messages", () => {
+  it("sends an invalid event to the dead-letter subject with its origin, and terms it", async () => {
+    const ch = await createChannel(nc, { deadLetters: true });
+    const file = join(dir, "dlq");
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_DLQ_SUBJECT: ch.dlqSubject, P2P_RECORD_FILE: file });
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(nc, ch.subject, 3, { edit: (e, i) => (i === 1 ? { ...e, dose: 0 } : e) });
+      await publishRaw(nc, ch.subject, "{not json", "raw-1");
+      await drained(ch);
+      expect((await recorded(file)).sort()).toEqual(["evt-0", "evt-2"]);
+      // Termed: gone from the work queue, not waiting for a redelivery.
+      expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(0);
+
+      const dlq = await ch.jsm.streams.info(ch.dlqStream);
+      expect(dlq.state.messages).toBe(2);
+      const first = await ch.jsm.streams.getMessage(ch.dlqStream, { seq: dlq.state.first_seq });
+      const second = await ch.jsm.streams.getMessage(ch.dlqStream, { seq: dlq.state.first_seq + 1 });
+      expect(first!.subject).toBe(ch.dlqSubject);
+      const byId = new Map([first!, second!].map((m) => [m.header.get("P2P-Original-Msg-Id"), m]));
+      const badDose = byId.get("evt-1")!;
+      expect(badDose.header.get("P2P-Original-Subject")).toBe(ch.subject);
+      expect(badDose.header.get("P2P-Original-Stream")).toBe(ch.stream);
+      expect(badDose.header.get("P2P-Original-Seq")).toBe("2");
+      expect(badDose.header.get("P2P-Delivery-Count")).toBe("1");
+      expect(badDose.header.get("P2P-Reason")).toBe("dose must be a positive integer");
+      expect(badDose.header.get("Nats-Msg-Id")).toBe(`${ch.stream}-2`);
+      expect(JSON.parse(badDose.string())).toMatchObject({ eventId: "evt-1", dose: 0 });
+      const notJson = byId.get("raw-1")!;
+      expect(notJson.header.get("P2P-Reason")).toBe("not JSON");
+      expect(notJson.string()).toBe("{not json");
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it("terms an invalid event when the channel has no dead-letter subject", async () => {
+    const ch = await createChannel(nc);
+    const replica = ConsumerProcess.spawn(ch, server.url);
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, administeredAt: "yesterday" }) });
+      await drained(ch);
+      expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(0);
+      const line = await replica.waitForLog("permanent failure, terminating (no dead-letter subject)");
+      expect(line.reason).toBe("administeredAt must be an ISO 8601 date");
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it("keeps a permanent failure when the dead-letter subject cannot be written", async () => {
+    // No stream captures the DLQ subject: the copy fails, so the original must not be termed.
+    const ch = await createChannel(nc, { maxDeliver: 3 });
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_DLQ_SUBJECT: ch.dlqSubject, P2P_RETRY_DELAY_MS: "100" });
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, dose: -1 }) });
+      const info = await waitFor(
+        async () => {
+          const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+          return c.delivered.consumer_seq === 3 && c.num_ack_pending === 0 && c;
+        },
+        15_000,
+        "maxDeliver attempts",
+      );
+      expect(info.num_pending).toBe(0);
+      // Still in the stream, where the operator's dead-letter mover finds it after maxDeliver.
+      expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(1);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it("retries a transient failure with a delay, and succeeds", async () => {
+    const ch = await createChannel(nc);
+    const file = join(dir, "transient");
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_RETRY_DELAY_MS: "300" });
+    try {
+      await replica.waitForLog("consuming");
+      const publishedAt = Date.now();
+      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, simulate: "transient", transientFailures: 2 }) });
+      await waitFor(async () => (await recorded(file)).length === 1, 15_000, "the retried event to succeed");
+      // Delays of 300ms then 600ms (doubling) before the third delivery.
+      expect(Date.now() - publishedAt).toBeGreaterThanOrEqual(900);
+      expect(await recorded(file)).toEqual(["evt-0"]);
+      const retries = replica.logs().filter((l) => l.msg === "handler failed, will retry");
+      expect(retries.map((l) => [l.deliveryCount, l.delayMs])).toEqual([
+        [1, 300],
+        [2, 600],
+      ]);
+      const info = await drained(ch);
+      expect(info.delivered.consumer_seq).toBe(3);
+      expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(0);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it("follows the consumer's backoff for nak delays", async () => {
+    const ch = await createChannel(nc, { backoffMs: [200, 400], maxDeliver: 4 });
+    const file = join(dir, "backoff");
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file });
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, simulate: "transient", transientFailures: 3 }) });
+      await waitFor(async () => (await recorded(file)).length === 1, 15_000, "success on the fourth delivery");
+      const delays = replica.logs().filter((l) => l.msg === "handler failed, will retry").map((l) => l.delayMs);
+      expect(delays).toEqual([200, 400, 400]);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it("retries an always-failing event until maxDeliver, then leaves it for the dead-letter mover", async () => {
+    const ch = await createChannel(nc, { maxDeliver: 3 });
+    const file = join(dir, "always-fail");
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_RETRY_DELAY_MS: "100" });
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(nc, ch.subject, 2, { edit: (e, i) => (i === 0 ? { ...e, simulate: "always-fail" } : e) });
+      await waitFor(async () => {
+        const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+        return c.delivered.consumer_seq === 4 && c.num_ack_pending === 0;
+      }, 15_000, "three deliveries of the failing event");
+      await sleep(500);
+      expect(await recorded(file)).toEqual(["evt-1"]);
+      expect(replica.logs().filter((l) => l.msg === "handler failed, will retry")).toHaveLength(3);
+      expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(1);
+    } finally {
+      await replica.stop();
+    }
+  });
+});

@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsServerProcess } from "../../support/nats-server.js";
+import { ConsumerProcess, createChannel, ensureTemplateBuilt, publishEvents, recorded, sleep, tally, waitFor } from "./support.js";
+
+let server: NatsServerProcess;
+let nc: NatsConnection;
+let dir: string;
+
+beforeAll(async () => {
+  await ensureTemplateBuilt();
+  server = await NatsServerProcess.start();
+  nc = await connect({ servers: server.url });
+  dir = await mkdtemp(join(tmpdir(), "p2p-ct-"));
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const BURST = 3000;
+
+describe("consumer template: replicas that die or stop", () => {
+  it("kill -9 mid-burst: what the killed replica held is redelivered, nothing is lost", async () => {
+    // A short ackWait so that the killed replica's messages come back quickly.
+    const ch = await createChannel(nc, { ackWaitMs: 2_000 });
+    const victimFile = join(dir, "kill-victim");
+    const survivorFile = join(dir, "kill-survivor");
+    const env = { P2P_WORK_MS: "2", P2P_CONCURRENCY: "8", P2P_MAX_BATCH: "50" };
+    const victim = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: victimFile });
+    const survivor = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: survivorFile });
+    try {
+      await Promise.all([victim.waitForLog("consuming"), survivor.waitForLog("consuming")]);
+      const ids = await publishEvents(nc, ch.subject, BURST);
+      await waitFor(async () => (await recorded(victimFile)).length >= 300, 20_000, "the victim to be busy");
+      victim.kill("SIGKILL");
+      expect(await victim.exited).toEqual({ code: null, signal: "SIGKILL" });
+      const killedAfter = (await recorded(victimFile)).length;
+
+      await waitFor(async () => new Set([...(await recorded(victimFile)), ...(await recorded(survivorFile))]).size === ids.length, 30_000, "every message processed");
+      const info = await waitFor(async () => {
+        const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+        return c.num_pending === 0 && c.num_ack_pending === 0 && c;
+      }, 10_000, "the consumer to drain");
+      const all = [...(await recorded(victimFile)), ...(await recorded(survivorFile))];
+      const counts = tally(all);
+      expect(new Set(counts.keys())).toEqual(new Set(ids));
+      // A duplicate is a message the victim finished but whose ack died with it: at most
+      // what it held (P2P_MAX_BATCH).
+      const duplicates = [...counts.values()].filter((n) => n > 1).length;
+      expect(duplicates).toBeLessThanOrEqual(50);
+      expect((await recorded(victimFile)).length).toBe(killedAfter);
+      // Redeliveries happened (the victim held messages when it died), and no more than it held.
+      expect(info.delivered.consumer_seq).toBeGreaterThan(ids.length);
+      expect(info.delivered.consumer_seq).toBeLessThanOrEqual(ids.length + 50);
+      expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(0);
+    } finally {
+      await survivor.stop();
+    }
+  });
+
+  it("SIGTERM mid-burst: exits 0, finishes in flight, releases its buffer at once", async () => {
+    // A long ackWait: anything the stopped replica kept without releasing would show up as
+    // a drain stuck for 30s.
+    const ch = await createChannel(nc, { ackWaitMs: 30_000 });
+    const stoppedFile = join(dir, "term-stopped");
+    const survivorFile = join(dir, "term-survivor");
+    const env = { P2P_WORK_MS: "5", P2P_CONCURRENCY: "4", P2P_MAX_BATCH: "200" };
+    const stopped = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: stoppedFile });
+    const survivor = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: survivorFile });
+    try {
+      await Promise.all([stopped.waitForLog("consuming"), survivor.waitForLog("consuming")]);
+      const ids = await publishEvents(nc, ch.subject, BURST);
+      await waitFor(async () => (await recorded(stoppedFile)).length >= 200, 20_000, "the replica to be busy");
+      const termAt = Date.now();
+      stopped.kill("SIGTERM");
+      expect(await stopped.exited).toEqual({ code: 0, signal: null });
+      const exitMs = Date.now() - termAt;
+      const summary = stopped.logs().find((l) => l.msg === "stopped") as { messages: Record<string, number> } | undefined;
+      expect(summary).toBeDefined();
+      // It had a buffer when told to stop, and handed it back.
+      expect(summary!.messages.released).toBeGreaterThan(0);
+
+      await waitFor(async () => new Set([...(await recorded(stoppedFile)), ...(await recorded(survivorFile))]).size === ids.length, 25_000, "every message processed");
+      const drainMs = Date.now() - termAt;
+      const counts = tally([...(await recorded(stoppedFile)), ...(await recorded(survivorFile))]);
+      // Exactly once: it acked what it finished and processed nothing it released.
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+      expect(counts.size).toBe(ids.length);
+      expect(exitMs).toBeLessThan(10_000);
+      // Well before the 30s ackWait: no message waited for a redelivery timeout.
+      expect(drainMs).toBeLessThan(25_000);
+      const info = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+      expect(info.num_ack_pending + info.num_pending).toBe(0);
+    } finally {
+      await survivor.stop();
+    }
+  });
+
+  it("calls working() on a task longer than ackWait, so it is not redelivered", async () => {
+    const ch = await createChannel(nc, { ackWaitMs: 1_000 });
+    const file = join(dir, "long-task");
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_WORK_MS: "4000", P2P_CONCURRENCY: "1", P2P_RECORD_FILE: file });
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(nc, ch.subject, 1);
+      await waitFor(async () => (await recorded(file)).length === 1, 15_000, "the long task to finish");
+      await sleep(1_500);
+      expect(await recorded(file)).toEqual(["evt-0"]);
+      const info = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+      expect(info.num_redelivered).toBe(0);
+      expect(info.delivered.consumer_seq).toBe(1);
+    } finally {
+      await replica.stop();
+    }
+  });
+});
