@@ -42,7 +42,11 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | null | u
 /** Counts JetStream API requests ($JS.API.>) made while `fn` runs, by subject. */
 export async function countApiRequests(nc: NatsConnection, fn: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];
-  const sub = nc.subscribe("$JS.API.>", { callback: (_err, msg) => seen.push(msg.subject) });
+  const sub = nc.subscribe("$JS.API.>", {
+    callback: (_err, msg) => {
+      seen.push(msg.subject);
+    },
+  });
   await nc.flush();
   await fn();
   await nc.flush();
