@@ -50,6 +50,8 @@ async function nakUntilMaxDeliveries(ch: ResolvedChannel, poison: string): Promi
       m.nak();
     } else m.ack();
   }
+  // The server notices maxDeliver when it would deliver once more, i.e. on the replica's next pull.
+  expect(await consumer.next({ expires: 1_000 })).toBeNull();
   return deliveries;
 }
 
