@@ -2,7 +2,7 @@
 // negotiates Table output, applies injected faults, and writes Status objects on errors.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
-import { ApiError, internalError, methodNotAllowed } from "./errors.js";
+import { ApiError, internalError, methodNotAllowed, unsupportedMediaType } from "./errors.js";
 import type { Faults, RequestInfo, Verb } from "./faults.js";
 import type { KubeObject } from "./objects.js";
 import { groupVersionDocument, openApiIndex } from "./openapi.js";
@@ -191,6 +191,12 @@ export function createRequestHandler(deps: RouterDeps): (req: IncomingMessage, r
     if (injected) throw injected;
 
     const rawBody = ["POST", "PUT", "PATCH", "DELETE"].includes(method) ? await readBody(req) : "";
+    const bodyType = req.headers["content-type"] ?? "";
+    if (rawBody !== "" && /protobuf|cbor/.test(bodyType)) {
+      // Only JSON and YAML bodies: kubectl's typed generators (create deployment)
+      // send protobuf and are out of scope; apply/create -f/patch/scale send JSON.
+      throw unsupportedMediaType(["application/json", "application/yaml"]);
+    }
     const opts = { query, userAgent: req.headers["user-agent"] ?? "" };
     const table = tableVersion(req.headers.accept);
     const includeObject = (query.get("includeObject") as IncludeObject | null) ?? "Metadata";

@@ -1,4 +1,6 @@
 // A kubeconfig that points kubectl and @kubernetes/client-node at the test server.
+// Plain http: client-node 1.x accepts an http:// server only with
+// insecure-skip-tls-verify set (kubectl ignores the flag for http).
 import { writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 
@@ -9,7 +11,7 @@ export function kubeconfigYaml(url: string, namespace = "default"): string {
     apiVersion: "v1",
     kind: "Config",
     preferences: {},
-    clusters: [{ name: CONTEXT_NAME, cluster: { server: url } }],
+    clusters: [{ name: CONTEXT_NAME, cluster: { server: url, "insecure-skip-tls-verify": true } }],
     users: [{ name: CONTEXT_NAME, user: {} }],
     contexts: [{ name: CONTEXT_NAME, context: { cluster: CONTEXT_NAME, user: CONTEXT_NAME, namespace } }],
     "current-context": CONTEXT_NAME,
