@@ -179,13 +179,13 @@ describe("ChannelReconciler", () => {
     t.nats.lastSeq = 800;
     t.tick(1000);
     await t.reconciler.reconcile("health/register");
-    expect(t.workload.replicas).toBe(8);
+    expect(t.workload.replicas).toBe(5); // scaleUp.maxStep 4 by default
     t.nats.fail = Object.assign(new Error("connection refused"), { reason: "NATSUnavailable" });
     for (let i = 0; i < 5; i++) {
       t.tick(10_000);
       expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
     }
-    expect(t.workload.replicas).toBe(8);
+    expect(t.workload.replicas).toBe(5);
     expect(t.condition("StreamReady")).toMatchObject({ status: "False", reason: "NATSUnavailable" });
     expect(t.condition("Ready")?.status).toBe("False");
   });
