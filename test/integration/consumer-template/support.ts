@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readdir, readFile, rmdir, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
@@ -15,13 +16,16 @@ export const MAIN = join(TEMPLATE, "dist/main.js");
  * in parallel: a lock directory keeps two of them from writing dist at the same time.
  */
 export async function ensureTemplateBuilt(): Promise<void> {
-  const lock = join(TEMPLATE, ".build-lock");
+  const lock = join(tmpdir(), "p2p-consumer-template-build.lock");
   for (let i = 0; ; i++) {
     try {
       await mkdir(lock);
       break;
     } catch {
-      if (i > 600) throw new Error(`${lock} held for a minute`);
+      // A lock left by a killed test run is stale after two minutes.
+      const held = await stat(lock).catch(() => null);
+      if (held && Date.now() - held.mtimeMs > 120_000) await rmdir(lock).catch(() => {});
+      if (i > 1200) throw new Error(`${lock} held for two minutes`);
       await sleep(100);
     }
   }
