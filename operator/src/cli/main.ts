@@ -19,7 +19,7 @@ interface Command {
 // Adding a command is one line here. Use a literal import("./x-command.js") once the module
 // exists (type-checked); commandModule() tolerates a module that is not written yet.
 const COMMANDS: Record<string, Command> = {
-  operator: { usage: "operator [flags]", summary: "run the operator against the current kubeconfig or in-cluster", load: () => commandModule("./operator-command.js") },
+  operator: { usage: "operator [flags]", summary: "run the operator against the current kubeconfig or in-cluster", load: () => import("./operator-command.js") },
   local: { usage: "local [FILES|DIRS]", summary: "run channels from YAML files on this machine, consumers as local processes", load: () => import("./local-command.js") },
   validate: { usage: "validate FILE...", summary: "check PointToPointChannel manifests offline against the CRD's schema and rules", load: () => import("./validate-command.js") },
   publish: { usage: "publish CHANNEL_FILE --count N [--rate R] [--size B]", summary: "publish test messages to a channel and report acks, duplicates and errors", load: () => import("./publish-command.js") },

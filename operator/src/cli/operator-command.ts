@@ -15,7 +15,7 @@ import {
   createInformers,
 } from "../kube/index.js";
 import { log, type Logger } from "../log.js";
-import { createNatsSide } from "../nats/index.js";
+import { JetStreamSide } from "../nats/index.js";
 
 // `p2p operator`: the reconcile loop against the Kubernetes API. Informers feed the work queue,
 // the Deployment driver and Secret-backed connections plug into the shared reconciler, and with
@@ -136,7 +136,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
   const informers = createInformers(rest, { namespaces: options.namespaces, log: logger.child({ component: "informer" }) });
   const source = new KubeChannelSource(rest, informers, logger.child({ component: "source" }));
   const events = new KubeEventRecorder(rest, logger.child({ component: "events" }), identity);
-  const nats = createNatsSide({ log: logger.child({ component: "nats" }) });
+  const nats = new JetStreamSide({ log: logger.child({ component: "nats" }) });
   const reconciler = new ChannelReconciler({
     source,
     nats,

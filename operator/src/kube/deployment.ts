@@ -18,9 +18,10 @@ export function selectorLabels(channelName: string): Record<string, string> {
   return { "app.kubernetes.io/instance": channelName, [CHANNEL_LABEL]: channelName };
 }
 
-export function deploymentLabels(channelName: string): Record<string, string> {
+/** Our labels; the template's own app.kubernetes.io/name wins (it names the user's application). */
+export function deploymentLabels(channelName: string, templateLabels: Record<string, string> = {}): Record<string, string> {
   return {
-    "app.kubernetes.io/name": "p2p-consumer",
+    "app.kubernetes.io/name": templateLabels["app.kubernetes.io/name"] ?? "p2p-consumer",
     "app.kubernetes.io/managed-by": "p2p-operator",
     ...selectorLabels(channelName),
   };
@@ -105,7 +106,7 @@ export function desiredPodTemplate(channel: ResolvedChannel, template: PodTempla
   if (volumes.length) podSpec.volumes = volumes;
   else delete podSpec.volumes;
   const metadata: NonNullable<PodTemplateSpec["metadata"]> = {
-    labels: { ...(template.metadata?.labels ?? {}), ...deploymentLabels(channel.owner.name) },
+    labels: { ...(template.metadata?.labels ?? {}), ...deploymentLabels(channel.owner.name, template.metadata?.labels) },
   };
   if (template.metadata?.annotations && Object.keys(template.metadata.annotations).length) {
     metadata.annotations = { ...template.metadata.annotations };
@@ -125,7 +126,7 @@ export function buildDeployment(channel: ResolvedChannel, template: PodTemplateS
     metadata: {
       name: channel.workload.deploymentName,
       namespace: channel.owner.namespace,
-      labels: deploymentLabels(channel.owner.name),
+      labels: deploymentLabels(channel.owner.name, template.metadata?.labels),
       annotations: { [TEMPLATE_HASH_ANNOTATION]: templateHash(template) },
       ownerReferences: [ownerReference(channel)],
     },
@@ -172,7 +173,7 @@ export function updatedDeployment(existing: Deployment, channel: ResolvedChannel
     ...existing,
     metadata: {
       ...existing.metadata,
-      labels: { ...(existing.metadata.labels ?? {}), ...deploymentLabels(channel.owner.name) },
+      labels: { ...(existing.metadata.labels ?? {}), ...deploymentLabels(channel.owner.name, desiredTemplate.metadata?.labels) },
       annotations: { ...(existing.metadata.annotations ?? {}), [TEMPLATE_HASH_ANNOTATION]: templateHash(desiredTemplate) },
     },
     spec: { ...existing.spec, template: structuredClone(desiredTemplate) },

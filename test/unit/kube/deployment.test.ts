@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
-import type { PodTemplateSpec } from "../../../operator/src/api/types.js";
+import type { ContainerSpec, PodTemplateSpec } from "../../../operator/src/api/types.js";
 import {
   CREDENTIALS_VOLUME,
   TEMPLATE_HASH_ANNOTATION,
@@ -50,7 +50,7 @@ const env = {
 describe("desiredPodTemplate", () => {
   it("injects the consumer env first into every container, replacing user values of the same name", () => {
     const t = desiredPodTemplate(templateChannel(), userTemplate, env, credentialMount("nats-auth", { creds: "x" }));
-    for (const c of [...(t.spec?.containers ?? []), ...((t.spec?.initContainers as typeof userTemplate.spec.containers) ?? [])]) {
+    for (const c of [...(t.spec?.containers ?? []), ...((t.spec?.initContainers as ContainerSpec[] | undefined) ?? [])]) {
       const names = (c.env ?? []).map((e) => e.name);
       expect(names.slice(0, Object.keys(env).length)).toEqual(Object.keys(env).sort());
       expect((c.env ?? []).filter((e) => e.name === "NATS_URL")).toEqual([{ name: "NATS_URL", value: "nats://nats.nats:4222" }]);
