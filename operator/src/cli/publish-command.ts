@@ -62,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   const stateDir = values["state-dir"] ?? defaultStateDir();
-  const natsUrl = values["nats-url"] ?? process.env.NATS_URL ?? (await readLocalState(stateDir))?.natsUrl;
+  const natsUrl = values["nats-url"] || process.env.NATS_URL || (await readLocalState(stateDir))?.natsUrl;
   if (!natsUrl) {
     process.stderr.write(
       `p2p publish: no NATS server: pass --nats-url, set NATS_URL, or start \`p2p local\` here (no running one in ${stateFilePath(stateDir)})\n`,

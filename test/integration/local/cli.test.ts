@@ -1,0 +1,116 @@
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { channelYaml, ensureTemplateBuilt, isAlive, summarize, waitFor } from "./support.js";
+
+// The commands as a user runs them: `p2p local` and `p2p publish` as real processes, found
+// through the state file, stopped with a real SIGINT.
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const P2P = [process.execPath, "--import", "tsx", join(ROOT, "operator/src/cli/main.ts")];
+
+interface Line {
+  type: string;
+  [key: string]: unknown;
+}
+
+let dir: string;
+let local: ChildProcess | null = null;
+const lines: Line[] = [];
+
+beforeAll(async () => {
+  await ensureTemplateBuilt();
+  dir = await mkdtemp(join(tmpdir(), "p2p-cli-it-"));
+}, 120_000);
+afterAll(async () => {
+  if (local && local.exitCode === null) local.kill("SIGKILL");
+  await rm(dir, { recursive: true, force: true });
+});
+
+function consumerPids(tag: string): Promise<number[]> {
+  return promisify(execFile)("ps", ["-eo", "pid=,args="]).then(({ stdout }) =>
+    stdout
+      .split("\n")
+      .filter((l) => l.includes(tag))
+      .map((l) => Number(l.trim().split(/\s+/)[0])),
+  );
+}
+
+function latest(channel: string): Line | undefined {
+  return lines.filter((l) => l.type === "channel" && l.channel === channel).at(-1);
+}
+
+describe("p2p local and p2p publish as commands", () => {
+  it("publish finds the running p2p local, acks every message; SIGINT stops consumers and exits 0", async () => {
+    const tag = `cli-it-${process.pid}-${Date.now()}`;
+    const file = join(dir, "channel.yaml");
+    const recordFile = join(dir, "processed.txt");
+    const stateDir = join(dir, "state");
+    await writeFile(
+      file,
+      `${channelYaml({ name: "cli", minReplicas: 2, maxReplicas: 2, tag })}---
+apiVersion: messaging.p2p.dev/v1alpha1
+kind: PointToPointChannel
+metadata: {name: elsewhere}
+spec:
+  subjects: [test.elsewhere]
+  workload: {scaleTargetRef: {name: some-deployment}}
+`,
+    );
+    local = spawn(P2P[0]!, [...P2P.slice(1), "local", file, "--state-dir", stateDir, "--env", `P2P_RECORD_FILE=${recordFile}`], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    local.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    createInterface({ input: local.stdout! }).on("line", (line) => lines.push(JSON.parse(line) as Line));
+    const exited = new Promise<number | null>((r) => local!.once("exit", (code) => r(code)));
+
+    // Not a TTY: JSON lines, starting with where things are.
+    await waitFor("started", () => lines.some((l) => l.type === "started"), 20_000);
+    await waitFor("channel ready with 2 consumers", () => latest("default/cli")?.ready === "True" && latest("default/cli")?.readyReplicas === 2, 30_000);
+    expect(await consumerPids(tag)).toHaveLength(2);
+
+    // A scaleTargetRef channel cannot run here, and says so.
+    await waitFor("elsewhere reported", () => latest("default/elsewhere") !== undefined, 10_000);
+    expect(latest("default/elsewhere")?.conditions).toContainEqual(
+      expect.objectContaining({ type: "WorkloadReady", status: "False", reason: "NotSupportedLocally" }),
+    );
+
+    // No --nats-url: publish reads the state file of the running p2p local.
+    const { stdout } = await promisify(execFile)(P2P[0]!, [...P2P.slice(1), "publish", file, "--count", "2000", "--size", "512", "--state-dir", stateDir], {
+      cwd: ROOT,
+      env: { ...process.env, NATS_URL: "" },
+    });
+    const report = JSON.parse(stdout.trim()) as Record<string, unknown>;
+    expect(report).toMatchObject({ acked: 2000, duplicates: 0, errors: 0, count: 2000, subject: "test.cli" });
+    expect(report.ratePerSec).toBeGreaterThan(0);
+
+    await waitFor("processed", async () => summarize((await readFile(recordFile, "utf8").catch(() => "")).split("\n").filter(Boolean)).unique.size === 2000, 30_000);
+
+    const pids = await consumerPids(tag);
+    local.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(lines.at(-1)).toEqual({ type: "stopped" });
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(await consumerPids(tag)).toEqual([]);
+    expect(stderr).toBe("");
+    // The state file is gone with it: a later publish does not find a stale server.
+    await expect(readFile(join(stateDir, "local.json"), "utf8")).rejects.toThrow();
+  });
+
+  it("publish without a server to talk to says how to get one", async () => {
+    const file = join(dir, "lonely.yaml");
+    await writeFile(file, channelYaml({ name: "lonely" }));
+    const result = await promisify(execFile)(P2P[0]!, [...P2P.slice(1), "publish", file, "--count", "1", "--state-dir", join(dir, "nothing")], {
+      cwd: ROOT,
+      env: { ...process.env, NATS_URL: "" },
+    }).catch((err: { code: number; stderr: string }) => err);
+    expect(result).toMatchObject({ code: 1 });
+    expect((result as { stderr: string }).stderr).toMatch(/no NATS server: pass --nats-url, set NATS_URL, or start `p2p local`/);
+  });
+});
