@@ -64,8 +64,10 @@ export class KubeChannelSource implements ChannelSource {
 
   async writeStatus(channel: PointToPointChannel, status: ChannelStatus): Promise<void> {
     const path = this.path(channel, "status");
-    const write = (current: ChannelStatus | undefined) =>
-      this.rest.patch<ChannelObject>(path, "merge", { status: mergePatch(current ?? {}, status) });
+    const write = async (current: ChannelStatus | undefined) => {
+      const written = await this.rest.patch<ChannelObject>(path, "merge", { status: mergePatch(current ?? {}, status) });
+      this.remember(written);
+    };
     try {
       await write(channel.status);
     } catch (err) {
@@ -82,9 +84,10 @@ export class KubeChannelSource implements ChannelSource {
       if (finalizers.includes(FINALIZER) === present) return;
       const next = present ? [...finalizers, FINALIZER] : finalizers.filter((f) => f !== FINALIZER);
       // resourceVersion in the patch makes it conditional: another controller's finalizer is never dropped.
-      await this.rest.patch(this.path(current), "merge", {
+      const written = await this.rest.patch<ChannelObject>(this.path(current), "merge", {
         metadata: { finalizers: next.length ? next : null, resourceVersion: current.metadata.resourceVersion },
       });
+      this.remember(written);
     };
     try {
       await attempt(channel);
@@ -100,6 +103,14 @@ export class KubeChannelSource implements ChannelSource {
       }
       await attempt(fresh);
     }
+  }
+
+  /**
+   * Our own write, into the cache before its watch event arrives: the next reconcile of this key
+   * (which may start at once) must not see the state from before the write and repeat it.
+   */
+  private remember(written: ChannelObject): void {
+    if (written?.metadata?.resourceVersion) this.informers.channels.upsert(written);
   }
 
   private path(channel: PointToPointChannel, subresource?: string): string {

@@ -160,6 +160,7 @@ export class KubeRest {
             return;
           }
           const lines = createInterface({ input: res, crlfDelay: Infinity });
+          lines.on("error", (err) => settle(aborted ? null : new KubeApiError(0, "WatchDropped", err.message, { cause: err })));
           lines.on("line", (line) => {
             if (!line.trim()) return;
             let event: WatchEvent<T>;
