@@ -38,7 +38,10 @@ async function main(): Promise<number> {
     }
   });
 
-  const http = config.httpPort === null ? null : await startHttp(config.httpPort, metrics, { healthy: () => metrics.connected && !stopping });
+  const http = config.httpPort === null ? null : await startHttp(config.httpPort, metrics, {
+          live: () => !stopping,
+          ready: () => !stopping && metrics.connected,
+        });
 
   const nc = await Promise.race([connectNats(config), stopped.then(() => null)]);
   if (!nc) return 0;

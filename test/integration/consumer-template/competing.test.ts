@@ -88,6 +88,8 @@ describe("consumer template: competing consumers", () => {
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: "ok", connected: true });
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
       const text = await waitFor(
         async () => {
           const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -102,6 +102,35 @@ describe("consumer template: replicas that die or stop", () => {
     }
   });
 
+  it("rides out a NATS restart: not ready while disconnected, then consumes again", async () => {
+    const ch = await createChannel(nc);
+    const file = join(dir, "restart");
+    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_HTTP_PORT: "0" });
+    try {
+      const port = (await replica.waitForLog("consuming")).httpPort as number;
+      await publishEvents(nc, ch.subject, 100, { runId: "before" });
+      await waitFor(async () => (await recorded(file)).length === 100, 15_000, "the first 100");
+
+      await server.kill();
+      await replica.waitForLog("disconnected from NATS");
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      await sleep(1_000);
+      await server.restart();
+      await replica.waitForLog("reconnected to NATS", 20_000);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 10_000, "ready again");
+
+      await nc.flush(); // the test's own connection is back too
+      await publishEvents(nc, ch.subject, 100, { runId: "after" });
+      await waitFor(async () => (await recorded(file)).length >= 200, 20_000, "the next 100 after the restart");
+      const counts = tally(await recorded(file));
+      expect(counts.size).toBe(200);
+    } finally {
+      await replica.stop();
+    }
+    expect((await replica.exited).code).toBe(0);
+  });
+
   it("calls working() on a task longer than ackWait, so it is not redelivered", async () => {
     const ch = await createChannel(nc, { ackWaitMs: 1_000 });
     const file = join(dir, "long-task");
