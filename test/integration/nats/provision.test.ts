@@ -209,6 +209,29 @@ describe("provisioning the work queue", () => {
     expect((await adm.jsm.streams.info(owner.stream.name)).config).toEqual(before.config);
   });
 
+  it("reports a configuration the server refuses as StreamConfigRejected instead of throwing", async () => {
+    const ch = channel({ stream: { replicas: 3 } });
+    const result = await side.sync(ch, natsTarget(server.url));
+    expect(result.stream).toMatchObject({ status: "False", reason: "StreamConfigRejected" });
+    expect(result.stream.message).toContain("10074");
+    expect(result.consumer).toMatchObject({ status: "False", reason: "StreamNotReady" });
+    expect(result.queue).toBeNull();
+  });
+
+  it("names its own work stream when the DLQ subject overlaps the channel's subjects (server error 10065)", async () => {
+    const name = uniqueName("ovl");
+    const ch = channel({ name, stream: { subjects: [`${name}.>`] }, consumer: { deadLetter: { subject: `${name}.dead` } } });
+    const result = await side.sync(ch, natsTarget(server.url));
+    expect(result.stream).toMatchObject({ status: "True", reason: "Created" });
+    expect(result.consumer).toMatchObject({ status: "False", reason: "SubjectOverlap" });
+    expect(result.consumer.message).toContain(`overlaps with stream ${ch.stream.name}`);
+    expect(side.mover(ch.key)).toBeUndefined();
+    // Next time the overlap is known before anything is tried.
+    const again = await side.sync(ch, natsTarget(server.url));
+    expect(again.consumer).toMatchObject({ status: "False", reason: "SubjectOverlap" });
+    expect(again.queue?.lag).toBe(0);
+  });
+
   it("needs two JetStream API requests for a steady-state sync, five with dead letters", async () => {
     const plain = channel();
     const withDlq = channel({ consumer: { deadLetter: { subject: `dlq.${uniqueName("s")}` } } });

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
+import { JetStreamSide, NatsUnavailableError } from "../../../operator/src/nats/index.js";
+import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
+import { freePort, NatsServerProcess } from "../../support/nats-server.js";
+import { admin, countApiRequests, testLog, waitFor, type Admin } from "./helpers.js";
+
+// Lag through the JetStream API: what was published, delivered, acked and redelivered.
+
+let server: NatsServerProcess;
+let adm: Admin;
+let side: JetStreamSide;
+
+beforeAll(async () => {
+  server = await NatsServerProcess.start();
+  adm = await admin(server.url);
+  side = new JetStreamSide({ log: testLog });
+});
+
+afterAll(async () => {
+  await side?.close();
+  await adm?.close();
+  await server?.stop();
+});
+
+function channel(): ResolvedChannel {
+  const name = uniqueName("lag");
+  return makeResolvedChannel({ namespace: "health", name, consumer: { ackWaitMs: 30_000 } });
+}
+
+describe("lag", () => {
+  it("matches what was published, delivered, acked and redelivered", async () => {
+    const ch = channel();
+    const target = natsTarget(server.url);
+    await side.sync(ch, target);
+    for (let i = 0; i < 10; i++) await adm.js.publish(ch.stream.subjects[0]!, `m${i}`);
+    const consumer = await adm.js.consumers.get(ch.stream.name, ch.consumer.name);
+
+    let q = (await side.sync(ch, target)).queue!;
+    expect(q).toMatchObject({
+      stream: { name: ch.stream.name, messages: 10, firstSeq: 1, lastSeq: 10 },
+      consumer: { name: ch.consumer.name, pending: 10, ackPending: 0, redelivered: 0, waiting: 0 },
+      lag: 10,
+    });
+    expect(q.stream.bytes).toBeGreaterThan(0);
+
+    const delivered = [];
+    for (let i = 0; i < 4; i++) delivered.push((await consumer.next({ expires: 1_000 }))!);
+    q = (await side.readQueue(ch, target))!;
+    expect(q.consumer).toMatchObject({ pending: 6, ackPending: 4 });
+    expect(q.lag).toBe(10);
+
+    await delivered[0]!.ackAck();
+    await delivered[1]!.ackAck();
+    q = (await side.sync(ch, target)).queue!;
+    expect(q).toMatchObject({ stream: { messages: 8, firstSeq: 3 }, consumer: { pending: 6, ackPending: 2 }, lag: 8 });
+
+    delivered[2]!.nak();
+    const again = await consumer.next({ expires: 1_000 });
+    expect(again?.info.deliveryCount).toBe(2);
+    q = (await side.sync(ch, target)).queue!;
+    expect(q.consumer).toMatchObject({ pending: 6, ackPending: 2, redelivered: 1 });
+    expect(q.lag).toBe(8);
+
+    // A replica waiting in a pull request shows as waiting.
+    const replica = (async () => {
+      for await (const m of await consumer.fetch({ max_messages: 100, expires: 1_000 })) m.ack();
+    })();
+    const w = await waitFor("a waiting pull", async () => {
+      const s = await side.readQueue(ch, target);
+      return s && s.consumer.waiting > 0 ? s : null;
+    });
+    expect(w.consumer.waiting).toBe(1);
+    await replica;
+  });
+
+  it("reads many channels' queues with bounded concurrency, two requests each", async () => {
+    const target = natsTarget(server.url);
+    const channels = Array.from({ length: 40 }, () => channel());
+    for (const [i, ch] of channels.entries()) {
+      await side.sync(ch, target);
+      for (let k = 0; k < i % 5; k++) await adm.js.publish(ch.stream.subjects[0]!, "x");
+    }
+    const missing = channel(); // never synced: no stream
+    const unreachable = channel();
+    const nowhere = natsTarget(`nats://127.0.0.1:${await freePort()}`);
+
+    let result!: Awaited<ReturnType<JetStreamSide["readQueues"]>>;
+    const requests = await countApiRequests(adm.nc, async () => {
+      result = await side.readQueues(
+        [...channels.map((ch) => ({ channel: ch, target })), { channel: missing, target }, { channel: unreachable, target: nowhere }],
+        8,
+      );
+    });
+
+    for (const [i, ch] of channels.entries()) {
+      const q = result.get(ch.key);
+      expect(q).toMatchObject({ stream: { name: ch.stream.name, messages: i % 5 }, lag: i % 5 });
+    }
+    expect(result.get(missing.key)).toBeNull();
+    expect(result.get(unreachable.key)).toBeInstanceOf(NatsUnavailableError);
+    expect(requests.filter((s) => s.startsWith("$JS.API.STREAM.INFO.") || s.startsWith("$JS.API.CONSUMER.INFO.")).length).toBe(2 * 41);
+  });
+});
