@@ -110,7 +110,10 @@ export class KubeChannelSource implements ChannelSource {
    * (which may start at once) must not see the state from before the write and repeat it.
    */
   private remember(written: ChannelObject): void {
-    if (written?.metadata?.resourceVersion) this.informers.channels.upsert(written);
+    if (!written?.metadata?.resourceVersion) return;
+    // The last finalizer gone from a deleting object: the server has deleted it.
+    if (written.metadata.deletionTimestamp && !written.metadata.finalizers?.length) this.informers.channels.remove(written);
+    else this.informers.channels.upsert(written);
   }
 
   private path(channel: PointToPointChannel, subresource?: string): string {
