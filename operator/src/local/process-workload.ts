@@ -293,10 +293,10 @@ function processSpec(container: ContainerSpec, contractEnv: Record<string, strin
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   Object.assign(env, containerEnv, contractEnv, overrides);
   const workDir = container.workingDir ? resolve(cwd, container.workingDir) : cwd;
-  const hash = createHash("sha256")
-    .update(JSON.stringify({ command, args, env: { ...containerEnv, ...contractEnv, ...overrides }, workDir }))
-    .digest("hex");
-  return { command, args: args.map((a) => expand(a, { ...containerEnv, ...contractEnv })), env, cwd: workDir, hash };
+  const ownEnv = { ...containerEnv, ...contractEnv, ...overrides };
+  const expandedArgs = args.map((a) => expand(a, ownEnv));
+  const hash = createHash("sha256").update(JSON.stringify({ command, args: expandedArgs, env: ownEnv, workDir })).digest("hex");
+  return { command, args: expandedArgs, env, cwd: workDir, hash };
 }
 
 /** Kubernetes' $(VAR) expansion in values and args; unknown references stay as they are. */

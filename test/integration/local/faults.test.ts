@@ -84,7 +84,7 @@ describe("p2p local: faults", () => {
     await js.publish("test.invalid", JSON.stringify({ ...makeExampleEvent(1), eventId: "good-1" }), { msgID: "good-1" });
 
     await waitFor("one dead letter", async () => (await dlqMessages(f)) === 1, 20_000);
-    const dead = await f.jsm.streams.getMessage(`${f.stream}_DLQ`, { seq: 1 });
+    const dead = (await f.jsm.streams.getMessage(`${f.stream}_DLQ`, { seq: 1 }))!;
     expect(dead.header.get("P2P-Reason")).toMatch(/patientId/);
     expect(dead.header.get("P2P-Original-Msg-Id")).toBe("bad-1");
     await waitFor("work queue empty", async () => (await f.jsm.streams.info(f.stream)).state.messages === 0, 10_000);
@@ -98,7 +98,7 @@ describe("p2p local: faults", () => {
     await js.publish("test.poison", JSON.stringify({ ...makeExampleEvent(7), eventId: "poison-1", simulate: "always-fail" }), { msgID: "poison-1" });
 
     await waitFor("one dead letter", async () => (await dlqMessages(f)) === 1, 30_000);
-    const dead = await f.jsm.streams.getMessage(`${f.stream}_DLQ`, { seq: 1 });
+    const dead = (await f.jsm.streams.getMessage(`${f.stream}_DLQ`, { seq: 1 }))!;
     expect(JSON.parse(new TextDecoder().decode(dead.data)).eventId).toBe("poison-1");
     expect(dead.header.get("P2P-Deliveries")).toBe("3");
     expect(dead.header.get("P2P-Original-Msg-Id")).toBe("poison-1");
