@@ -395,6 +395,75 @@ export function builtinResourceTypes(): ResourceType[] {
       namespaced: true,
       builtinColumns: [{ name: "Holder", type: "string", cell: (o) => String(getPath(o, "spec.holderIdentity") ?? "") }, age],
     }),
+    // Kinds the chart installs; stored as they come, without behaviour of their own.
+    builtin({
+      group: "",
+      version: "v1",
+      kind: "ServiceAccount",
+      plural: "serviceaccounts",
+      namespaced: true,
+      shortNames: ["sa"],
+      builtinColumns: [{ name: "Secrets", type: "integer", cell: (o) => (Array.isArray(o["secrets"]) ? o["secrets"].length : 0) }, age],
+    }),
+    builtin({
+      group: "",
+      version: "v1",
+      kind: "Service",
+      plural: "services",
+      namespaced: true,
+      shortNames: ["svc"],
+      categories: ["all"],
+      statusSubresource: true,
+      applyDefaults: (obj) => {
+        const spec = obj["spec"];
+        if (!isObject(spec)) return;
+        spec["type"] ??= "ClusterIP";
+        spec["sessionAffinity"] ??= "None";
+        if (Array.isArray(spec["ports"])) {
+          for (const port of spec["ports"]) {
+            if (!isObject(port)) continue;
+            port["protocol"] ??= "TCP";
+            port["targetPort"] ??= port["port"] ?? 0;
+          }
+        }
+      },
+      builtinColumns: [
+        { name: "Type", type: "string", cell: (o) => String(getPath(o, "spec.type") ?? "") },
+        { name: "Cluster-IP", type: "string", cell: (o) => String(getPath(o, "spec.clusterIP") ?? "<none>") },
+        age,
+      ],
+    }),
+    ...["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"].map((kind) =>
+      builtin({
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind,
+        plural: `${kind.toLowerCase()}s`,
+        namespaced: !kind.startsWith("Cluster"),
+        builtinColumns: kind.endsWith("Binding")
+          ? [{ name: "Role", type: "string", cell: (o: KubeObject) => `${String(getPath(o, "roleRef.kind") ?? "")}/${String(getPath(o, "roleRef.name") ?? "")}` }, age]
+          : [{ name: "Created At", type: "date", cell: (o: KubeObject) => o.metadata.creationTimestamp ?? "" }],
+      }),
+    ),
+    builtin({
+      group: "networking.k8s.io",
+      version: "v1",
+      kind: "NetworkPolicy",
+      plural: "networkpolicies",
+      namespaced: true,
+      shortNames: ["netpol"],
+      generation: true,
+    }),
+    builtin({
+      group: "policy",
+      version: "v1",
+      kind: "PodDisruptionBudget",
+      plural: "poddisruptionbudgets",
+      namespaced: true,
+      shortNames: ["pdb"],
+      statusSubresource: true,
+      generation: true,
+    }),
     builtin({
       group: "apiextensions.k8s.io",
       version: "v1",
