@@ -126,7 +126,8 @@ export class Cluster {
   }
 
   async createTokenSecret(namespace: string, name: string, token: string): Promise<void> {
-    await this.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: { token } } });
+    // `data`, not stringData: the API test server stores stringData as given instead of folding it into data.
+    await this.core.createNamespacedSecret({ namespace, body: { metadata: { name }, data: { token: Buffer.from(token).toString("base64") } } });
   }
 
   async createHpa(namespace: string, name: string, target: string): Promise<void> {
