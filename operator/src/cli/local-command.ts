@@ -220,7 +220,8 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     process.stdout.write("\x1b[2J");
     const draw = () => {
-      const lines = renderTable(header, runtime.rows(), Date.now(), process.stdout.columns || 120);
+      const view = { ...header, channelsInFiles: runtime.source.keys().length };
+      const lines = renderTable(view, runtime.rows(), Date.now(), process.stdout.columns || 120);
       process.stdout.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join("\n")}\n\x1b[J`);
     };
     draw();

@@ -15,6 +15,8 @@ export interface ChannelRow {
 export interface ViewHeader {
   natsUrl: string;
   logDir: string;
+  /** Channels known from the files (some may not have been reconciled yet). */
+  channelsInFiles?: number;
 }
 
 /** Conditions worth a line: every one that is not True; Ready only when nothing else explains it. */
@@ -63,7 +65,7 @@ export function renderTable(header: ViewHeader, rows: ChannelRow[], nowMs: numbe
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) lines.push(clip(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "), width));
-  if (rows.length === 0) lines.push("(no channels in the given files)");
+  if (rows.length === 0) lines.push(header.channelsInFiles ? "(reconciling...)" : "(no PointToPointChannel in the given files yet)");
   const problems = rows.flatMap((row) => groupedProblems(row.status).map((p) => `  ${row.key}  ${p}`));
   if (problems.length > 0) lines.push("", ...problems.flatMap((p) => wrap(p, width, "      ")));
   return lines;
