@@ -89,7 +89,8 @@ export function splitRendered(output: string): RenderedDoc[] {
     const m = /^# Source: ([^\n]+)\n/.exec(part);
     if (!m) throw new Error(`rendered document without a # Source line:\n${part.slice(0, 200)}`);
     const text = part.slice(m[0].length);
-    const parsed = parseAllDocuments(text);
+    // YAML 1.1, as Kubernetes reads it (sigs.k8s.io/yaml): 0440 is octal, `on` is true.
+    const parsed = parseAllDocuments(text, { version: "1.1" });
     for (const doc of parsed) {
       if (doc.errors.length > 0) throw new Error(`${m[1]}: ${doc.errors[0]!.message}`);
       const object = doc.toJS() as KubeManifest | null;

@@ -134,6 +134,19 @@ describe.each(Object.entries(VALUE_SETS))("helm template with %s", (_name, value
     }
   });
 
+  it("names every container's env vars, ports and mounts, and every pod's volumes, once", () => {
+    for (const { owner, spec } of podSpecs(docs)) {
+      const names = (list: unknown, key = "name") => ((list as Obj[] | undefined) ?? []).map((x) => String(x[key]));
+      const duplicates = (xs: string[]) => xs.filter((x, i) => xs.indexOf(x) !== i);
+      expect(duplicates(names(spec["volumes"])), `${owner} volumes`).toEqual([]);
+      for (const c of spec["containers"] as Obj[]) {
+        expect(duplicates(names(c["env"])), `${owner} env`).toEqual([]);
+        expect(duplicates(names(c["ports"])), `${owner} ports`).toEqual([]);
+        expect(duplicates(names(c["volumeMounts"], "mountPath")), `${owner} mounts`).toEqual([]);
+      }
+    }
+  });
+
   it("grants no wildcard, no pods/exec, and no writes to RBAC or CRDs", () => {
     const roles = docs.filter((d) => d.object.kind === "Role" || d.object.kind === "ClusterRole");
     expect(roles.length).toBeGreaterThan(0);
