@@ -101,6 +101,10 @@ export function toNatsError(err: unknown, what: string): Error {
     return new NatsUnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
   }
   const code = (err as NodeJS.ErrnoException | null)?.code;
+  // Node's TLS verification codes: the CA or certificate in the credentials does not fit the server.
+  if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|^ERR_TLS_|^ERR_SSL_/.test(code)) {
+    return new AuthFailedError(`${what}: TLS verification failed (${code})`, { cause: err });
+  }
   if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code)) {
     return new NatsUnavailableError(`${what}: ${code}`, { cause: err });
   }
