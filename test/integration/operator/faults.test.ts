@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KubeApiServer } from "../../support/kube-api-server/index.js";
+import { NatsServerProcess } from "../../support/nats-server.js";
+import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
+
+// Faults the operator must ride out: conflicts on its writes, watches that drop or expire,
+// and being killed with -9 in the middle of a reconcile.
+
+const NS = "ops";
+let kube: KubeApiServer;
+let server: NatsServerProcess;
+let nats: NatsClient;
+let cluster: Cluster;
+let operator: OperatorProcess;
+
+const startOperator = () => OperatorProcess.start({ kubeconfig: kube.kubeconfigPath, natsUrl: server.url });
+
+beforeAll(async () => {
+  [kube, server] = await Promise.all([startCluster([NS, "p2p-system"]), NatsServerProcess.start()]);
+  nats = await NatsClient.connect(server.url);
+  cluster = new Cluster(kube.kubeConfig());
+  operator = await startOperator();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await nats?.close();
+  await kube?.close();
+  await server?.stop();
+});
+
+async function applyReady(name: string, overrides: Record<string, unknown> = {}): Promise<void> {
+  await cluster.applyChannel(NS, name, { workload: { template: consumerTemplate }, scaling: fastScaling(), ...overrides });
+  await eventually(async () => expect(conditionOf(await cluster.channel(NS, name), "Ready")?.status).toBe("True"));
+}
+
+describe("the operator under faults", () => {
+  it("converges when status and scale writes answer 409 Conflict", async () => {
+    await applyReady("conflicts");
+    const before = kube.faults.injected;
+    kube.faults.failNext(4, { verb: "patch", resource: "pointtopointchannels", subresource: "status", name: "conflicts" });
+    kube.faults.failNext(4, { verb: "update", resource: "deployments", subresource: "scale", name: "conflicts-consumer" });
+    await nats.publish(`p2p.${NS}.conflicts`, 50);
+
+    await eventually(async () => expect(await cluster.scaleOf(NS, "conflicts-consumer")).toBe(5));
+    await eventually(async () => expect((await cluster.channel(NS, "conflicts"))?.status).toMatchObject({ lag: 50, replicas: 5, desiredReplicas: 5 }));
+    expect(kube.faults.injected - before).toBe(8);
+    expect(conditionOf(await cluster.channel(NS, "conflicts"), "Ready")?.status).toBe("True");
+    await nats.drain(`${NS}_conflicts`, "conflicts");
+  });
+
+  it("picks up what happened while its watches were cut off", async () => {
+    await applyReady("watched", { deletionPolicy: "Delete" });
+    await applyReady("edited");
+
+    kube.faults.dropWatches({ abrupt: true });
+    await cluster.applyChannel(NS, "after-drop", { workload: { template: consumerTemplate }, scaling: fastScaling() });
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "after-drop"), "Ready")?.status).toBe("True"));
+
+    // Now make the operator's resourceVersions too old (410 Gone) and hold its reconnect back, and
+    // change the world meanwhile: only a relist can tell it what happened.
+    const slowWatches = kube.faults.addLatency(1_500, { verb: "watch" });
+    try {
+      await cluster.core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: "bump" } } });
+      kube.faults.compact();
+      kube.faults.dropWatches();
+      await cluster.deleteChannel(NS, "watched");
+      await cluster.patchChannel(NS, "edited", { spec: { scaling: { maxReplicas: 3 } } });
+      await cluster.applyChannel(NS, "after-410", { workload: { template: consumerTemplate }, scaling: fastScaling() });
+    } finally {
+      slowWatches();
+    }
+
+    await eventually(async () => expect(await cluster.channel(NS, "watched")).toBeNull());
+    expect(await nats.streamExists(`${NS}_watched`)).toBe(false);
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "edited"), "Ready")).toMatchObject({ status: "True", observedGeneration: 2 }));
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "after-410"), "Ready")?.status).toBe("True"));
+    expect(operator.records("watch resourceVersion expired; relisting").length).toBeGreaterThan(0);
+  });
+
+  it("after kill -9 mid-reconcile and a restart: no duplicate streams or consumers, replicas kept, converges", async () => {
+    await applyReady("durable");
+    await nats.publish(`p2p.${NS}.durable`, 60);
+    await eventually(async () => expect(await cluster.scaleOf(NS, "durable-consumer")).toBe(5));
+    const deployment = await cluster.deployment(NS, "durable-consumer");
+
+    // A new channel whose Deployment creation is slowed down: the kill lands after its stream and
+    // consumer exist and before its Deployment does.
+    const slowCreate = kube.faults.addLatency(3_000, { verb: "create", resource: "deployments" });
+    await cluster.applyChannel(NS, "midway", { workload: { template: consumerTemplate }, scaling: fastScaling() });
+    await eventually(() => expect(operator.records("creating consumer").some((r) => r.name === "midway")).toBe(true), 10_000, 20);
+    await operator.kill("SIGKILL");
+    slowCreate();
+    expect(await nats.streamExists(`${NS}_midway`)).toBe(true);
+
+    const samples: Array<number | undefined> = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        samples.push(await cluster.scaleOf(NS, "durable-consumer"));
+        await sleep(100);
+      }
+    })();
+    operator = await startOperator();
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "midway"), "Ready")?.status).toBe("True"));
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "durable"), "Ready")?.status).toBe("True"));
+    await sleep(1_000);
+    sampling = false;
+    await sampler;
+
+    expect(samples.length).toBeGreaterThan(5);
+    expect(samples.every((n) => n === 5)).toBe(true);
+    const after = await cluster.deployment(NS, "durable-consumer");
+    expect(after?.metadata?.uid).toBe(deployment?.metadata?.uid);
+
+    const streams = await nats.streamNames();
+    expect(streams.filter((s) => s === `${NS}_durable` || s === `${NS}_midway`)).toEqual([`${NS}_durable`, `${NS}_midway`]);
+    expect(await nats.consumerNames(`${NS}_durable`)).toEqual(["durable"]);
+    expect(await nats.consumerNames(`${NS}_midway`)).toEqual(["midway"]);
+    expect((await cluster.deployment(NS, "midway-consumer"))?.spec?.replicas).toBe(1);
+
+    await nats.drain(`${NS}_durable`, "durable");
+    await eventually(async () => expect(await cluster.scaleOf(NS, "durable-consumer")).toBe(1), 20_000);
+  });
+});
