@@ -2,6 +2,7 @@
 // resourceVersion and generation, subresources, patches, finalizers, owner GC and
 // custom resource validation.
 import {
+  ApiextensionsV1Api,
   AppsV1Api,
   AutoscalingV2Api,
   CoordinationV1Api,
@@ -277,6 +278,43 @@ describe("deployments", () => {
       apps.patchNamespacedDeployment({ name: "ssa", namespace: "team-a", body: { spec: { replicas: 1 } } }, setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)),
     );
     expect(missingManager.code).toBe(422);
+  });
+});
+
+describe("collections and dry runs", () => {
+  it("deletes a collection by label selector and leaves the rest", async () => {
+    for (const [name, app] of [["k1", "keep"], ["d1", "drop"], ["d2", "drop"]] as const) {
+      await core.createNamespacedSecret({ namespace: "team-b", body: { metadata: { name, labels: { app } } } });
+    }
+    await core.deleteCollectionNamespacedSecret({ namespace: "team-b", labelSelector: "app=drop" });
+    const left = await core.listNamespacedSecret({ namespace: "team-b", labelSelector: "app" });
+    expect(left.items.map((s) => s.metadata?.name)).toEqual(["k1"]);
+  });
+
+  it("persists nothing for dryRun=All", async () => {
+    const dry = await core.createNamespacedSecret({ namespace: "team-b", dryRun: "All", body: { metadata: { name: "dry" } } });
+    expect(dry.metadata?.uid).toBeTruthy();
+    expect((await statusOf(core.readNamespacedSecret({ name: "dry", namespace: "team-b" }))).code).toBe(404);
+  });
+
+  it("refuses a CRD whose CEL rule does not compile, and serves one that does", async () => {
+    const crds = server.kubeConfig().makeApiClient(ApiextensionsV1Api);
+    // client-node models name schema extensions x_kubernetes_*; it sends them as x-kubernetes-*.
+    const crd = (rule: string) => ({
+      metadata: { name: "things.example.dev" },
+      spec: {
+        group: "example.dev",
+        scope: "Namespaced",
+        names: { plural: "things", kind: "Thing" },
+        versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", x_kubernetes_validations: [{ rule }] } } }],
+      },
+    });
+    const refused = await statusOf(crds.createCustomResourceDefinition({ body: crd("self.a ==") }));
+    expect(refused.reason).toBe("Invalid");
+    expect(refused.details?.causes?.[0]?.field).toBe("spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations");
+    const created = await crds.createCustomResourceDefinition({ body: crd("true") });
+    expect(created.status?.conditions?.find((c) => c.type === "Established")?.status).toBe("True");
+    expect((await custom.listNamespacedCustomObject({ group: "example.dev", version: "v1", plural: "things", namespace: "team-b" })) as { items: unknown[] }).toMatchObject({ items: [] });
   });
 });
 

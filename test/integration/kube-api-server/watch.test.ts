@@ -77,6 +77,20 @@ describe("watch", () => {
     w.controller.abort();
   });
 
+  it("sends initial events and the initial-events-end bookmark for sendInitialEvents=true", async () => {
+    const w = await openWatch("/api/v1/namespaces/watched/configmaps", {
+      sendInitialEvents: true,
+      resourceVersionMatch: "NotOlderThan",
+      allowWatchBookmarks: true,
+    });
+    await eventually(() => expect(w.events.filter((e) => e.type === "BOOKMARK").length).toBeGreaterThan(0));
+    const end = w.events.findIndex((e) => e.type === "BOOKMARK");
+    expect(w.events.slice(0, end).every((e) => e.type === "ADDED")).toBe(true);
+    expect(w.events.slice(0, end).map((e) => e.name)).toContain("present");
+    expect(w.events[end]?.object).toMatchObject({ metadata: { annotations: { "k8s.io/initial-events-end": "true" } } });
+    w.controller.abort();
+  });
+
   it("turns objects entering and leaving a label selector into ADDED and DELETED", async () => {
     const rv = server.resourceVersion();
     const w = await openWatch("/api/v1/namespaces/watched/configmaps", { resourceVersion: rv, labelSelector: "role=worker" });
