@@ -32,10 +32,11 @@ export interface DeadLetterMoverConfig {
 export interface DeadLetterMoverOptions {
   /** Advisories pulled per request. */
   batch?: number;
-  /** How long one pull waits for advisories. */
+  /** How long one pull waits for advisories (a long poll: stop() ends it at once). */
   expiresMs?: number;
-  /** Wait after a failure before trying again. */
+  /** First wait after a failure; doubles up to maxRetryMs while failures go on. */
   retryMs?: number;
+  maxRetryMs?: number;
 }
 
 /** A MAX_DELIVERIES advisory (io.nats.jetstream.advisory.v1.max_deliver). */
@@ -98,21 +99,26 @@ export class DeadLetterMover {
 
   private async run(): Promise<void> {
     const { advisoryStream, moverConsumer } = this.config;
+    const firstRetryMs = this.options.retryMs ?? 1_000;
+    let retryMs = firstRetryMs;
     let consumer: Consumer | null = null;
     while (!this.stopped) {
       try {
         consumer ??= await this.conn.js.consumers.get(advisoryStream, moverConsumer);
-        const batch = await consumer.fetch({ max_messages: this.options.batch ?? 64, expires: this.options.expiresMs ?? 5_000 });
+        const batch = await consumer.fetch({ max_messages: this.options.batch ?? 64, expires: this.options.expiresMs ?? 30_000 });
         this.current = batch;
         if (this.stopped) batch.stop();
         for await (const m of batch) {
           await this.handle(m);
         }
+        retryMs = firstRetryMs;
       } catch (err) {
         consumer = null;
         if (this.stopped) break;
-        this.log.warn({ err: (err as Error).message }, "dead-letter mover: pull failed; retrying");
-        await this.sleep(this.options.retryMs ?? 1_000);
+        // While NATS is down this repeats: back off so that an outage does not flood the log.
+        this.log.warn({ err: (err as Error).message, retryInMs: retryMs }, "dead-letter mover: pull failed; retrying");
+        await this.sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, this.options.maxRetryMs ?? 30_000);
       } finally {
         this.current = null;
       }

@@ -174,6 +174,16 @@ describe("dead letters", () => {
     }
   });
 
+  it("stops its mover at once, even in the middle of a long pull", async () => {
+    const side = new JetStreamSide({ log: testLog }); // default 30 s pulls
+    const ch = dlqChannel();
+    await side.sync(ch, natsTarget(server.url));
+    await waitFor("the mover's pull", async () => (await adm.jsm.consumers.info(`${ch.stream.name}_ADVISORIES`, "p2p-dead-letter-mover")).num_waiting === 1);
+    const started = Date.now();
+    await side.close();
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it("stops capturing advisories when dead letters are switched off, keeping the DLQ", async () => {
     const side = newSide();
     try {
