@@ -84,6 +84,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   });
   const nats = options.natsSide ?? new JetStreamSide({ log: log.child({ component: "nats" }) });
   const events = new LoggingEventRecorder(log.child({ component: "events" }));
+  source.onGone((key) => {
+    workload.releaseKey(key).catch((err: unknown) => log.error({ key, err: (err as Error).message }, "stopping the processes of a removed channel failed"));
+  });
   const reconciler = new ChannelReconciler({
     source,
     nats,

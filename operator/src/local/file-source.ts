@@ -51,6 +51,7 @@ export class FileChannelSource implements ChannelSource {
   private readonly files = new Map<string, FileState>();
   private readonly watchers: FSWatcher[] = [];
   private readonly statusListeners: Array<(key: string, status: ChannelStatus) => void> = [];
+  private readonly goneListeners: Array<(key: string) => void> = [];
   private onChange: (key: string) => void = () => undefined;
   private pollTimer: NodeJS.Timeout | null = null;
   private debounceTimer: NodeJS.Timeout | null = null;
@@ -122,6 +123,7 @@ export class FileChannelSource implements ChannelSource {
     // Finalized: a deleted channel is gone now; one that is still in its file stays.
     if (!entry || !entry.channel.metadata.deletionTimestamp || entry.channel.metadata.uid !== channel.metadata.uid) return;
     this.entries.delete(key);
+    for (const listener of this.goneListeners) listener(key);
     const next = this.waiting.get(key);
     if (next) {
       this.waiting.delete(key);
@@ -133,6 +135,15 @@ export class FileChannelSource implements ChannelSource {
   /** Status as last written, per channel (for views). */
   onStatus(listener: (key: string, status: ChannelStatus) => void): void {
     this.statusListeners.push(listener);
+  }
+
+  /**
+   * Called when a deleted channel is gone for good: local mode's stand-in for ownerReference
+   * garbage collection, so that what a channel owned goes with it even when the reconciler
+   * could not release it (a channel whose spec was invalid when it was deleted).
+   */
+  onGone(listener: (key: string) => void): void {
+    this.goneListeners.push(listener);
   }
 
   /** The file a channel came from. */

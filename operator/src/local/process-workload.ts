@@ -125,9 +125,14 @@ export class ProcessWorkload implements WorkloadDriver {
   }
 
   async release(channel: ResolvedChannel): Promise<void> {
-    const state = this.channels.get(channel.key);
+    await this.releaseKey(channel.key);
+  }
+
+  /** Stops a channel's processes by key (garbage collection of a channel that is gone). */
+  async releaseKey(key: string): Promise<void> {
+    const state = this.channels.get(key);
     if (!state) return;
-    this.channels.delete(channel.key);
+    this.channels.delete(key);
     await this.stopChannel(state);
   }
 

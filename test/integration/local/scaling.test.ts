@@ -80,4 +80,29 @@ describe("p2p local: scaling", () => {
     expect(info.config.subjects).toEqual(["test.removed"]);
     expect((await f.jsm.consumers.info(f.stream, "removed")).name).toBe("removed");
   });
+
+  it("removing the file of a channel with deletionPolicy Delete deletes its stream", async () => {
+    const f = await start({ name: "deleted", deletionPolicy: "Delete" });
+    const pids = f.pids();
+    await unlink(f.file);
+    await waitFor("the channel to be finalized", () => f.runtime.source.keys().length === 0, 20_000);
+    await waitFor("its consumers to exit", () => pids.every((pid) => !isAlive(pid)), 20_000);
+    await expect(f.jsm.streams.info(f.stream)).rejects.toThrow(/stream not found/);
+  });
+
+  it("an invalid edit is reported as InvalidSpec; removing the file then still stops the consumers", async () => {
+    const f = await start({ name: "broken", minReplicas: 1, maxReplicas: 2 });
+    const pids = f.pids();
+    await writeFile(f.file, channelYaml({ name: "broken", minReplicas: 3, maxReplicas: 2 }));
+    await waitFor("InvalidSpec", () => f.status().conditions?.some((c) => c.type === "Ready" && c.reason === "InvalidSpec"), 10_000);
+    const ready = f.status().conditions?.find((c) => c.type === "Ready");
+    expect(ready).toMatchObject({ status: "False", observedGeneration: 2 });
+    expect(ready?.message).toMatch(/minReplicas/);
+    // Like a Deployment after a rejected change, the consumers keep running as they were.
+    expect(f.pids()).toEqual(pids);
+
+    await unlink(f.file);
+    await waitFor("the channel to be gone", () => f.runtime.source.keys().length === 0, 20_000);
+    await waitFor("its consumers to exit", () => pids.every((pid) => !isAlive(pid)), 20_000);
+  });
 });

@@ -110,9 +110,12 @@ describe("FileChannelSource", () => {
     expect(deleting?.spec.subjects).toEqual(["orders.alpha"]);
     expect(s.keys()).toEqual(["default/alpha"]);
 
+    const gone: string[] = [];
+    s.onGone((key) => gone.push(key));
     await s.setFinalizer(deleting!, false);
     expect(await s.get("default/alpha")).toBeNull();
     expect(s.keys()).toEqual([]);
+    expect(gone).toEqual(["default/alpha"]);
   });
 
   it("deletes a channel whose document is removed from a file that stays", async () => {
