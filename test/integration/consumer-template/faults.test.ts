@@ -120,8 +120,8 @@ describe("consumer template: replicas that die or stop", () => {
       await replica.waitForLog("reconnected to NATS", 20_000);
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 10_000, "ready again");
 
-      await nc.flush(); // the test's own connection is back too
-      await publishEvents(nc, ch.subject, 100, { runId: "after" });
+      // The test's own connection may still be finding the server: ids make a retry safe.
+      await waitFor(() => publishEvents(nc, ch.subject, 100, { runId: "after" }).catch(() => null), 20_000, "publishing after the restart");
       await waitFor(async () => (await recorded(file)).length >= 200, 20_000, "the next 100 after the restart");
       const counts = tally(await recorded(file));
       expect(counts.size).toBe(200);
