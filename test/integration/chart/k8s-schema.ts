@@ -26,7 +26,7 @@ interface ModelClass {
 /** The kinds the chart renders, by apiVersion: the model class each one validates with. */
 const KINDS: Record<string, Record<string, string>> = {
   v1: { ServiceAccount: "V1ServiceAccount", Service: "V1Service", Secret: "V1Secret", ConfigMap: "V1ConfigMap", Namespace: "V1Namespace" },
-  "apps/v1": { Deployment: "V1Deployment" },
+  "apps/v1": { Deployment: "V1Deployment", StatefulSet: "V1StatefulSet" },
   "policy/v1": { PodDisruptionBudget: "V1PodDisruptionBudget" },
   "networking.k8s.io/v1": { NetworkPolicy: "V1NetworkPolicy" },
   "rbac.authorization.k8s.io/v1": {
@@ -154,7 +154,7 @@ function validateModel(className: string, value: unknown, path: string, errors: 
  * Validates one object against the schema of its apiVersion and kind. Returns the errors,
  * each with the field path (empty when valid). Throws for a kind this module doesn't know.
  */
-export function validateBuiltin(object: { apiVersion?: unknown; kind?: unknown }): string[] {
+export function validateBuiltin(object: { apiVersion?: unknown; kind?: unknown; [field: string]: unknown }): string[] {
   const apiVersion = String(object.apiVersion);
   const kind = String(object.kind);
   const className = KINDS[apiVersion]?.[kind];
