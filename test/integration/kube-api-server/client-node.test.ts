@@ -274,6 +274,17 @@ describe("deployments", () => {
     expect(conflict.details?.causes?.map((c) => c.field)).toContain(".spec.replicas");
     const forced = await apply("someone-else", 5, true);
     expect(forced.spec?.replicas).toBe(5);
+    // An apply that changes nothing writes nothing (the stand-in controller is held so
+    // that its status write does not move the resourceVersion either).
+    server.deployments.paused = true;
+    try {
+      const settled = await apply("someone-else", 5);
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // managedFields times have 1s precision
+      const again = await apply("someone-else", 5);
+      expect(again.metadata?.resourceVersion).toBe(settled.metadata?.resourceVersion);
+    } finally {
+      server.deployments.paused = false;
+    }
     const missingManager = await statusOf(
       apps.patchNamespacedDeployment({ name: "ssa", namespace: "team-a", body: { spec: { replicas: 1 } } }, setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply)),
     );

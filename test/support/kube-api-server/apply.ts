@@ -242,13 +242,16 @@ export function serverSideApply(
     .sort((a, b) => b.length - a.length);
   for (const path of released) removeAt(merged, path);
 
+  const fieldsV1 = toFieldsV1(appliedPaths);
+  // An apply that changes nothing keeps the old timestamp, so it writes nothing.
+  const unchanged = mine !== undefined && deepEqual(mine.fieldsV1, fieldsV1) && mine.apiVersion === apiVersion;
   const entry: ManagedFieldsEntry = {
     manager,
     operation: "Apply",
     apiVersion,
-    time: nowTimestamp(),
+    time: unchanged && mine ? mine.time : nowTimestamp(),
     fieldsType: "FieldsV1",
-    fieldsV1: toFieldsV1(appliedPaths),
+    fieldsV1,
   };
   if (subresource) entry.subresource = subresource;
   const others = entries.filter((e) => e !== mine && fromFieldsV1(e.fieldsV1).length > 0);
