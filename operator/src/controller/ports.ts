@@ -95,6 +95,8 @@ export interface WorkloadObservation {
   readyReplicas: number;
   /** Non-null when the workload cannot be scaled by us: a verdict such as ScaleTargetConflict, NotSupportedLocally. */
   blocked: ConditionVerdict | null;
+  /** The scaled workload as kind/name (status.target, the Target column), when the driver names one. */
+  target?: string;
 }
 
 /** The consumer pods (kube) or processes (local) of a channel. */

@@ -274,6 +274,7 @@ export class ChannelReconciler {
     }
     if (extra && extra.nats.deadLetters !== null) status.deadLetters = extra.nats.deadLetters;
     if (observed?.exists) status.replicas = observed.replicas;
+    if (observed?.target) status.target = observed.target;
     if (extra) status.desiredReplicas = extra.desiredReplicas;
     if (extra?.lastScale) {
       status.lastScaleTime = extra.lastScale.time;
