@@ -46,6 +46,12 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
   }
 
   async observe(channel: ResolvedChannel): Promise<WorkloadObservation> {
+    const target =
+      channel.workload.kind === "template" ? `Deployment/${channel.workload.deploymentName}` : `${channel.workload.ref.kind}/${channel.workload.ref.name}`;
+    return { ...(await this.observeWorkload(channel)), target };
+  }
+
+  private async observeWorkload(channel: ResolvedChannel): Promise<WorkloadObservation> {
     const ns = channel.owner.namespace;
     if (channel.workload.kind === "template") {
       const name = channel.workload.deploymentName;

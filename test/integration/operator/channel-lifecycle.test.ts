@@ -50,7 +50,7 @@ describe("a template channel", () => {
     });
     expect(channel?.status?.observedGeneration).toBe(channel?.metadata.generation);
     expect(channel?.metadata.finalizers).toContain("messaging.p2p.dev/nats-cleanup");
-    expect(channel?.status).toMatchObject({ stream: { name: "team_orders" }, consumer: { name: "orders" }, lag: 0, replicas: 1 });
+    expect(channel?.status).toMatchObject({ stream: { name: "team_orders" }, consumer: { name: "orders" }, target: "Deployment/orders-consumer", lag: 0, replicas: 1 });
 
     const stream = await nats.jsm.streams.info("team_orders");
     expect(stream.config.retention).toBe(RetentionPolicy.Workqueue);

@@ -44,6 +44,7 @@ describe("a scaleTargetRef channel", () => {
       scaling: fastScaling({ minReplicas: 1, maxReplicas: 4 }),
     });
     await eventually(async () => expect(conditionOf(await cluster.channel(NS, "billing"), "Ready")?.status).toBe("True"));
+    expect((await cluster.channel(NS, "billing"))?.status?.target).toBe("Deployment/billing");
     // Lag 0 scales 2 down to the minimum after the 1 s window.
     await eventually(async () => expect(await cluster.scaleOf(NS, "billing")).toBe(1));
 
