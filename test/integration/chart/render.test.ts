@@ -10,6 +10,7 @@ import {
   helmTemplate,
   helmTemplateRaw,
   repoCrdPath,
+  repoRoot,
   splitRendered,
   type KubeManifest,
   type RenderedDoc,
@@ -372,6 +373,14 @@ describe("the chart's CRD", () => {
 
   it("is a byte-for-byte copy of crds/ (scripts/sync-chart-crds.sh)", () => {
     expect(readFileSync(chartCrdPath, "utf8")).toBe(repoCrd);
+  });
+
+  it("is what scripts/sync-chart-crds.sh --check agrees with", async () => {
+    const { execFile } = await import("node:child_process");
+    const code = await new Promise<number | null>((resolve) => {
+      execFile("bash", ["scripts/sync-chart-crds.sh", "--check"], { cwd: repoRoot }, (err) => resolve(err ? ((err as { code?: number }).code ?? 1) : 0));
+    });
+    expect(code).toBe(0);
   });
 
   it("renders exactly the crds/ file when crds.keep is off", async () => {
