@@ -27,8 +27,11 @@ async function childScript(body: string): Promise<string> {
   const file = join(dir, "child.mjs");
   await writeFile(
     file,
-    `import { writeFileSync } from "node:fs";
-writeFileSync(${JSON.stringify(dir)} + "/env-" + process.pid + ".json", JSON.stringify({ ...process.env, ARGV: process.argv.slice(2).join(" ") }));
+    `import { renameSync, writeFileSync } from "node:fs";
+const envFile = ${JSON.stringify(dir)} + "/env-" + process.pid + ".json";
+// Written whole, then renamed, so that the test never reads half of it.
+writeFileSync(envFile + ".tmp", JSON.stringify({ ...process.env, ARGV: process.argv.slice(2).join(" ") }));
+renameSync(envFile + ".tmp", envFile);
 process.on("SIGTERM", () => { writeFileSync(${JSON.stringify(dir)} + "/term-" + process.pid, ""); process.exit(0); });
 ${body}
 `,
