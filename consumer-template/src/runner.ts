@@ -54,6 +54,9 @@ export class Runner {
   private stopping = false;
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private settle: (() => void) | null = null;
+  /** Acks not sent yet: sent together once per event-loop turn, see ack(). */
+  private acks: JsMsg[] = [];
+  private ackTimer: NodeJS.Immediate | null = null;
 
   constructor(private readonly o: RunnerOptions) {}
 
@@ -75,6 +78,7 @@ export class Runner {
       await new Promise<void>((resolve) => (this.settle = resolve));
     }
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    this.sendAcks();
   }
 
   capacity(): number {
@@ -165,8 +169,35 @@ export class Runner {
     }
     this.observe(started);
     this.o.record?.record(msgId ?? `${this.o.stream}-${msg.seq}`);
-    msg.ack();
+    this.ack(msg);
     this.o.metrics.messages.acked++;
+  }
+
+  /**
+   * nats.js flushes its outbound buffer in a microtask, and each message reaches its ack
+   * through a few microtasks of the fetch iterator and the handler: acked one by one, most
+   * acks became a socket write of their own (128k writes for 200k messages; a quarter of
+   * this process's CPU, and server CPU too). Sent together once per event-loop turn, they
+   * share one write (3k writes), at the price of at most one turn of delay.
+   */
+  private ack(msg: JsMsg): void {
+    this.acks.push(msg);
+    this.ackTimer ??= setImmediate(() => this.sendAcks());
+  }
+
+  private sendAcks(): void {
+    if (this.ackTimer) clearImmediate(this.ackTimer);
+    this.ackTimer = null;
+    const acks = this.acks;
+    this.acks = [];
+    for (const msg of acks) {
+      try {
+        msg.ack();
+      } catch (err) {
+        // The connection closed: the server redelivers after ackWait.
+        this.o.log.error("could not ack a message", { seq: msg.seq, err });
+      }
+    }
   }
 
   private retry(msg: JsMsg, err: unknown): void {

@@ -1,0 +1,180 @@
+// bench/consumer-throughput: the consumer template (trivial handler, P2P_WORK_MS=0) at 1, 2
+// and 4 replicas against the raw nats.js limit (one process, batched consume() with a callback
+// that acks) on the same nats-server in the same run, for small and 1 KiB messages.
+//
+// Each run: publish N valid immunisation_administered events into an empty work-queue stream,
+// start the consumer processes, and time the drain from the first message gone to the last,
+// by polling the stream every 10 ms. The raw baseline runs before and after the template runs;
+// the ratio uses the faster of the two (the conservative choice on a noisy machine).
+import { AckPolicy, RetentionPolicy, StorageType, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { ROOT, lines, procStats, log, round, runBenchmark, sleep, spawnChild, startNats, stopChild, waitFor } from "./lib/harness.mjs";
+
+const STREAM = "BENCH_TP";
+const SUBJECT = "bench.throughput";
+const CONSUMER = "bench-tp";
+const MAX_ACK_PENDING = 1000; // the channel default
+const REPLICAS = [1, 2, 4];
+const GOAL = 0.8;
+
+// The template's handler parses and validates each event, so the small size is the smallest
+// valid event (about 150 B) padded to 160 B: a 128 B event cannot be valid.
+const SIZES = [
+  { label: "160B", bytes: 160, count: Number(process.env.BENCH_TP_COUNT_SMALL ?? 200_000) },
+  { label: "1KiB", bytes: 1024, count: Number(process.env.BENCH_TP_COUNT_LARGE ?? 100_000) },
+];
+
+await runBenchmark("consumer-throughput", 300_000, async () => {
+  const { url, server } = await startNats();
+  const nc = await connect({ servers: url, name: "bench-driver" });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({
+    name: STREAM,
+    subjects: [SUBJECT],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  await jsm.consumers.add(STREAM, {
+    durable_name: CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 30_000_000_000,
+    max_deliver: 5,
+    max_ack_pending: MAX_ACK_PENDING,
+  });
+
+  const results = {};
+  for (const size of SIZES) {
+    const payloads = makePayloads(size.count, size.bytes);
+    const drain = async (kind, replicas) => {
+      await publish(nc, jsm, payloads);
+      const r = await timeDrain(jsm, url, server.pid, kind, replicas, size.count);
+      log(`${size.label} ${kind} x${replicas}: ${Math.round(r.msgsPerSec)} msgs/s (${r.seconds.toFixed(2)} s), ${r.consumerCpuUsPerMsg.toFixed(1)} us CPU/msg in consumers, ${r.serverCpuUsPerMsg.toFixed(1)} in the server`);
+      return r;
+    };
+    // raw, t1, raw, t2, raw, t4, raw: each template run is compared with the raw runs on either
+    // side of it, so that a burst of load from elsewhere on the machine hits both.
+    const raws = [await drain("raw", 1)];
+    const template = {};
+    for (const n of REPLICAS) {
+      template[n] = await drain("template", n);
+      raws.push(await drain("raw", 1));
+    }
+    const entry = {
+      messages: size.count,
+      rawRunsMsgsPerSec: raws.map((r) => Math.round(r.msgsPerSec)),
+      templateMsgsPerSec: {},
+      ratio: {},
+      consumerCpuUsPerMsg: { raw: round(mean(raws.map((r) => r.consumerCpuUsPerMsg)), 1) },
+      serverCpuUsPerMsg: { raw: round(mean(raws.map((r) => r.serverCpuUsPerMsg)), 1) },
+    };
+    REPLICAS.forEach((n, i) => {
+      const neighbours = mean([raws[i].msgsPerSec, raws[i + 1].msgsPerSec]);
+      entry.templateMsgsPerSec[`x${n}`] = Math.round(template[n].msgsPerSec);
+      entry.ratio[`x${n}`] = round(template[n].msgsPerSec / neighbours);
+      entry.consumerCpuUsPerMsg[`x${n}`] = round(template[n].consumerCpuUsPerMsg, 1);
+      entry.serverCpuUsPerMsg[`x${n}`] = round(template[n].serverCpuUsPerMsg, 1);
+    });
+    results[size.label] = entry;
+  }
+  await nc.close();
+
+  const ratios = Object.values(results).flatMap((r) => Object.values(r.ratio));
+  const minRatio = Math.min(...ratios);
+  return {
+    baseline: "raw nats.js consume() with callback + ack, 1 process, max_messages 1000; ratio = template / mean of the raw runs just before and after",
+    setup: { storage: "file", retention: "workqueue", maxAckPending: MAX_ACK_PENDING, workMs: 0, pMaxBatch: "floor(maxAckPending / replicas)" },
+    results,
+    goal: { ratioAtLeast: GOAL, minRatio, met: minRatio >= GOAL },
+  };
+});
+
+function mean(xs) {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function makePayloads(count, bytes) {
+  const encoder = new TextEncoder();
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const json = JSON.stringify({
+      type: "immunisation_administered",
+      eventId: `e${i}`,
+      patientId: `p${i % 100_000}`,
+      vaccineCode: "MMR",
+      dose: 1,
+      administeredAt: "2025-01-06",
+      providerId: `v${i % 50}`,
+    });
+    if (json.length > bytes) throw new Error(`event ${i} is ${json.length} B, more than ${bytes} B`);
+    out[i] = encoder.encode(json + " ".repeat(bytes - json.length));
+  }
+  return out;
+}
+
+/** Core publishes with a flush every 5,000 (several times faster than acked JetStream publishes), then checks the count. */
+async function publish(nc, jsm, payloads) {
+  await jsm.streams.purge(STREAM);
+  for (let i = 0; i < payloads.length; i++) {
+    nc.publish(SUBJECT, payloads[i]);
+    if (i % 5_000 === 4_999) await nc.flush();
+  }
+  await nc.flush();
+  await waitFor("the stream to hold every published message", async () => (await jsm.streams.info(STREAM)).state.messages === payloads.length, {
+    timeoutMs: 10_000,
+  });
+}
+
+async function timeDrain(jsm, url, serverPid, kind, replicas, count) {
+  const serverCpuBefore = procStats(serverPid).cpuSeconds;
+  const procs = [];
+  const output = [];
+  for (let i = 0; i < replicas; i++) {
+    const env =
+      kind === "raw"
+        ? { ...process.env, NATS_URL: url, P2P_STREAM: STREAM, P2P_CONSUMER: CONSUMER, RAW_MAX_MESSAGES: String(MAX_ACK_PENDING) }
+        : {
+            ...process.env,
+            NATS_URL: url,
+            P2P_STREAM: STREAM,
+            P2P_CONSUMER: CONSUMER,
+            P2P_SUBJECTS: SUBJECT,
+            P2P_MAX_BATCH: String(Math.max(1, Math.floor(MAX_ACK_PENDING / replicas))),
+            P2P_WORK_MS: "0",
+            LOG_LEVEL: "warn",
+          };
+    const script = kind === "raw" ? `${ROOT}bench/lib/raw-consumer.mjs` : `${ROOT}consumer-template/dist/main.js`;
+    const child = spawnChild(process.execPath, [script], { env });
+    lines(child.stdout, (l) => output.push(l));
+    lines(child.stderr, (l) => output.push(l));
+    procs.push(child);
+  }
+  try {
+    let firstDropAt = null;
+    let drainedAt = null;
+    const until = Date.now() + 120_000;
+    while (drainedAt === null) {
+      if (Date.now() > until) throw new Error(`${kind} x${replicas} did not drain in 120 s: ${output.slice(-5).join(" | ")}`);
+      for (const p of procs) if (p.exitCode !== null) throw new Error(`${kind} consumer exited with ${p.exitCode}: ${output.slice(-5).join(" | ")}`);
+      const state = (await jsm.streams.info(STREAM)).state;
+      const now = performance.now();
+      if (firstDropAt === null && state.messages < count) firstDropAt = now;
+      if (state.messages === 0) drainedAt = now;
+      else await sleep(10);
+    }
+    // CPU from process start (connect and setup included: a few ms) to the drained stream.
+    const consumerCpu = procs.reduce((sum, p) => sum + procStats(p.pid).cpuSeconds, 0);
+    const serverCpu = procStats(serverPid).cpuSeconds - serverCpuBefore;
+    // The first 10 ms poll can miss the very first ack: count from the first poll that saw one.
+    const seconds = (drainedAt - firstDropAt) / 1000;
+    return {
+      seconds,
+      msgsPerSec: count / Math.max(seconds, 1e-3),
+      consumerCpuUsPerMsg: (consumerCpu * 1e6) / count,
+      serverCpuUsPerMsg: (serverCpu * 1e6) / count,
+    };
+  } finally {
+    await Promise.all(procs.map((p) => stopChild(p, 10_000)));
+    const info = await jsm.consumers.info(STREAM, CONSUMER);
+    if (info.num_ack_pending !== 0 || info.num_pending !== 0) throw new Error(`consumer not settled: ${JSON.stringify(info.num_ack_pending)}`);
+  }
+}

@@ -1,0 +1,55 @@
+// node bench/lib/profile-summary.mjs FILE.cpuprofile [TOP]: self time by function and by
+// package/file, from a `node --cpu-prof` profile. Used to say where the time goes.
+import { readFileSync } from "node:fs";
+
+const [file, topArg] = process.argv.slice(2);
+const top = Number(topArg ?? 25);
+const profile = JSON.parse(readFileSync(file, "utf8"));
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const selfTicks = new Map();
+for (const id of profile.samples) selfTicks.set(id, (selfTicks.get(id) ?? 0) + 1);
+// Percentages are of the busy samples: idle is reported apart.
+const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
+const idle = profile.samples.filter((id) => idleIds.has(id)).length;
+for (const id of idleIds) selfTicks.delete(id);
+const total = profile.samples.length - idle;
+
+// Inclusive time: a sample counts once for every distinct function on its stack.
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const frameName = (n) => {
+  const cf = n.callFrame;
+  const where = cf.url ? cf.url.replace(/^file:\/\//, "").replace(/.*node_modules\//, "nm:").replace(/.*\/work\/main\//, "") : "(native)";
+  return `${cf.functionName || "(anonymous)"} ${where}:${cf.lineNumber + 1}`;
+};
+const inclusive = new Map();
+for (const [id, ticks] of selfTicks) {
+  const seen = new Set();
+  for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+    const name = frameName(byId.get(cur));
+    if (!seen.has(name)) {
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + ticks);
+    }
+  }
+}
+
+const byFunction = new Map();
+const byFile = new Map();
+for (const [id, ticks] of selfTicks) {
+  const { callFrame } = byId.get(id);
+  const where = callFrame.url ? callFrame.url.replace(/^file:\/\//, "").replace(/.*node_modules\//, "nm:").replace(/.*\/work\/main\//, "") : "(native)";
+  const fn = `${callFrame.functionName || "(anonymous)"} ${where}:${callFrame.lineNumber + 1}`;
+  byFunction.set(fn, (byFunction.get(fn) ?? 0) + ticks);
+  const pkg = where.startsWith("nm:") ? where.split("/").slice(0, where.startsWith("nm:@") ? 2 : 1).join("/") : where.startsWith("node:") ? "node:internal" : where;
+  byFile.set(pkg, (byFile.get(pkg) ?? 0) + ticks);
+}
+const pct = (t) => `${((100 * t) / total).toFixed(1)}%`.padStart(6);
+const show = (title, map) => {
+  console.log(`\n${title}`);
+  for (const [k, t] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(t)}  ${k}`);
+};
+console.log(`${file}: ${total} busy samples, ${idle} idle (${((100 * idle) / (idle + total)).toFixed(0)}% of the process's life)`);
+show("self time by package/file", byFile);
+show("self time by function", byFunction);
+show("inclusive time by function", inclusive);
