@@ -1,7 +1,9 @@
 // What users copy and what the e2e suite applies, checked where no cluster runs: the
 // documented `helm install` line renders, and the e2e manifests are valid Kubernetes
 // objects whose pods pass Pod Security "restricted" (run.sh enforces it in the cluster).
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -13,20 +15,31 @@ type Obj = Record<string, unknown>;
 const INSTALL_LINE =
   "helm install p2p-operator charts/p2p-operator -n p2p-system --create-namespace --set nats.url=nats://nats.nats:4222";
 
+/** Every `helm install` command in a Markdown file's code blocks, continuation lines joined. */
+function helmInstalls(file: string): string[] {
+  const text = readFileSync(join(repoRoot, file), "utf8").replace(/\\\n\s*/g, "");
+  return [...text.matchAll(/^(helm install [^\n#]+?)\s*(#.*)?$/gm)].map((m) => m[1]!.trim());
+}
+
 describe("the documented install", () => {
-  it.each(["README.md", "docs/helm.md"])("%s gives the helm install line", (file) => {
-    expect(readFileSync(join(repoRoot, file), "utf8")).toContain(INSTALL_LINE);
+  it("docs/helm.md gives the plain helm install line", () => {
+    expect(helmInstalls("docs/helm.md")).toContain(INSTALL_LINE);
   });
 
-  it("renders with exactly those arguments, naming the operator Deployment p2p-operator", async () => {
-    const args = INSTALL_LINE.split(" ").slice(1);
-    args[0] = "template"; // install -> template: the same rendering, no cluster needed
-    const result = await runTool("helm", args.filter((a) => a !== "--create-namespace"));
-    expect(result.stderr).toBe("");
-    expect(result.code).toBe(0);
-    // NOTES.txt, the e2e suite and the README refer to deployment/p2p-operator.
-    expect(result.stdout).toMatch(/^kind: Deployment\nmetadata:\n {2}name: p2p-operator\n {2}namespace: p2p-system$/m);
-    expect(result.stdout).toContain("- --nats-url=nats://nats.nats:4222");
+  it.each(["README.md", "docs/helm.md"])("every helm install in %s renders, naming the operator Deployment p2p-operator", async (file) => {
+    const installs = helmInstalls(file);
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) {
+      // install -> template: the same rendering, no cluster needed.
+      const args = install.split(/\s+/).slice(1).filter((a) => a !== "--create-namespace");
+      args[0] = "template";
+      const result = await runTool("helm", args);
+      expect(result.stderr, install).toBe("");
+      expect(result.code, install).toBe(0);
+      // NOTES.txt, the e2e suite and the README refer to deployment/p2p-operator.
+      expect(result.stdout).toMatch(/^kind: Deployment\nmetadata:\n {2}name: p2p-operator\n {2}namespace: p2p-system$/m);
+      expect(result.stdout).toContain("- --nats-url=nats://nats.nats:4222");
+    }
   });
 });
 
@@ -133,5 +146,44 @@ describe("the schema validator the chart tests rely on", () => {
   it("knows the apiVersion each kind lives in", () => {
     expect(() => validateBuiltin({ apiVersion: "extensions/v1beta1", kind: "Deployment" })).toThrow(/not a built-in kind/);
     expect(validateBuiltin({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "p" }, spec: { maxUnavailable: "50%" } })).toEqual([]);
+  });
+});
+
+describe("npm run test:e2e where no cluster can run", () => {
+  /** Runs test/e2e/run.sh with a PATH holding only a stand-in docker (or none). */
+  async function runE2e(docker: "missing" | "engine down", env: Record<string, string> = {}) {
+    const bin = mkdtempSync(join(tmpdir(), "e2e-path-"));
+    try {
+      if (docker === "engine down") {
+        writeFileSync(join(bin, "docker"), "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n");
+        chmodSync(join(bin, "docker"), 0o755);
+      }
+      return await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile("/bin/bash", ["test/e2e/run.sh"], { cwd: repoRoot, env: { PATH: `${bin}:/usr/bin:/bin`, ...env } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  }
+
+  it("skips with a clear message and exit 0 when docker is not installed", async () => {
+    const result = await runE2e("missing");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("e2e: skipped: docker is not installed");
+  });
+
+  it("skips with a clear message and exit 0 when the Docker engine is unreachable", async () => {
+    const result = await runE2e("engine down");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("e2e: skipped: the Docker engine is unreachable");
+    expect(result.stdout).not.toMatch(/passed/);
+  });
+
+  it("fails instead with E2E_REQUIRE=1, as CI sets it", async () => {
+    const result = await runE2e("engine down", { E2E_REQUIRE: "1" });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("e2e: FAILED: the Docker engine is unreachable");
   });
 });
