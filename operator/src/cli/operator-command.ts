@@ -190,7 +190,9 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
   // Warm caches on every replica: a standby is ready, and takes over without a relist.
   void source.warmUp();
   if (options.leaderElect) {
-    elector = new LeaderElector(rest, {
+    // Lease requests time out well inside the renew deadline, so a hung request cannot keep a
+    // leader that has lost contact acting past the point where a standby may take over.
+    elector = new LeaderElector(new KubeRest(kc, 4_000), {
       namespace: options.leaderElectionNamespace,
       name: options.leaderElectionId,
       identity,

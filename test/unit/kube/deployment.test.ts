@@ -97,6 +97,12 @@ describe("desiredPodTemplate", () => {
     expect(t.metadata?.annotations).toEqual({ "prometheus.io/scrape": "true" });
   });
 
+  it("lets the template name its application, and labels it p2p-consumer otherwise", () => {
+    const named = { ...userTemplate, metadata: { labels: { "app.kubernetes.io/name": "immunisation-register" } } };
+    expect(desiredPodTemplate(templateChannel(named), named, env, null).metadata?.labels?.["app.kubernetes.io/name"]).toBe("immunisation-register");
+    expect(desiredPodTemplate(templateChannel(), userTemplate, env, null).metadata?.labels?.["app.kubernetes.io/name"]).toBe("p2p-consumer");
+  });
+
   it("does not mutate the channel's template", () => {
     const before = structuredClone(userTemplate);
     desiredPodTemplate(templateChannel(), userTemplate, env, credentialMount("s", { token: "t" }));
