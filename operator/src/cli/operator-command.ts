@@ -33,7 +33,7 @@ Every flag can also be set from the environment variable in brackets.
   --metrics-addr ADDR       Prometheus /metrics on host:port, "0" to disable [METRICS_ADDR] (default :8080)
   --health-addr ADDR        /healthz and /readyz on host:port [HEALTH_ADDR] (default :8081)
   --leader-elect            reconcile only while holding the Lease [LEADER_ELECT=true]
-                            (Lease p2p-operator in $POD_NAMESPACE, default "default")
+                            (Lease $LEADER_ELECTION_ID, default p2p-operator, in $POD_NAMESPACE)
   --subject-policy POLICY   any | namespaced: subjects must start with "<namespace>." [SUBJECT_POLICY] (default any)
   --log-level LEVEL         trace | debug | info | warn | error [LOG_LEVEL] (default info)
   --kubeconfig FILE         kubeconfig to use [KUBECONFIG] (default: ~/.kube/config or in-cluster)
