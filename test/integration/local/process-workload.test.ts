@@ -28,11 +28,11 @@ async function childScript(body: string): Promise<string> {
   await writeFile(
     file,
     `import { renameSync, writeFileSync } from "node:fs";
+process.on("SIGTERM", () => { writeFileSync(${JSON.stringify(dir)} + "/term-" + process.pid, ""); process.exit(0); });
 const envFile = ${JSON.stringify(dir)} + "/env-" + process.pid + ".json";
 // Written whole, then renamed, so that the test never reads half of it.
 writeFileSync(envFile + ".tmp", JSON.stringify({ ...process.env, ARGV: process.argv.slice(2).join(" ") }));
 renameSync(envFile + ".tmp", envFile);
-process.on("SIGTERM", () => { writeFileSync(${JSON.stringify(dir)} + "/term-" + process.pid, ""); process.exit(0); });
 ${body}
 `,
   );
@@ -72,6 +72,7 @@ describe("ProcessWorkload", () => {
     expect(await workload.observe(channel)).toEqual({ exists: true, replicas: 2, readyReplicas: 2, blocked: null });
     const [first, second] = workload.pids(channel.key);
     const env = await envOf(first!);
+    await envOf(second!); // up and listening for SIGTERM
     expect(env).toMatchObject({ NATS_URL: "nats://127.0.0.1:4222", P2P_STREAM: "default_procs", P2P_RECORD_FILE: "/tmp/x", GREETING: "override" });
     expect(env.PATH).toBe(process.env.PATH);
     expect(env.ARGV).toBe("--name override"); // $(GREETING) expanded as Kubernetes does
