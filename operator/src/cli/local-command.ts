@@ -161,7 +161,10 @@ embedded nats-server (nats-server on PATH or NATS_SERVER_BIN) unless --nats-url 
 Default path: the current directory.
 
   --nats-url URL      use this NATS server instead of starting one
-  --json              JSON lines (default when stdout is not a terminal)
+  --json              JSON lines (default when stdout is not a terminal): one {"type":"started",
+                      natsUrl, logDir, ...}, then one {"type":"channel", channel, ready, lag,
+                      replicas, readyReplicas, desiredReplicas, ratePerSec, lastScaleReason,
+                      conditions (those not True), ...} per reconcile, {"type":"stopped"} last
   --env NAME=VALUE    extra env for every consumer process (repeatable)
   --state-dir DIR     where local.json (read by \`p2p publish\`) and logs go
                       (default P2P_STATE_DIR or $TMPDIR/p2p-local)
