@@ -110,6 +110,18 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     for (const l of listeners) l(rowOf(snap));
   });
 
+  // Last resort when this process exits without stop() (an uncaught error, process.exit):
+  // children in their own process groups would outlive it. Nothing can catch a SIGKILL, though.
+  const killChildren = () => {
+    workload.killAll();
+    try {
+      if (server?.pid) process.kill(server.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", killChildren);
+
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
@@ -117,6 +129,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
       await workload.stopAll();
       await nats.close().catch(() => undefined);
       await server?.stop();
+      process.removeListener("exit", killChildren);
       await clearLocalState(stateDir);
       log.info("p2p local stopped");
       log.flush?.();
@@ -125,6 +138,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   try {
     await controller.start();
   } catch (err) {
+    process.removeListener("exit", killChildren);
     await controller.stop().catch(() => undefined);
     await nats.close().catch(() => undefined);
     await server?.stop();
@@ -258,6 +272,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", onSignal); // the terminal went away
   });
 }
 

@@ -27,7 +27,14 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "p2p-cli-it-"));
 }, 120_000);
 afterAll(async () => {
-  if (local && local.exitCode === null) local.kill("SIGKILL");
+  // After a failed test: stop it the way a user would, so that it stops its consumers too.
+  if (local && local.exitCode === null) {
+    const exited = new Promise((r) => local!.once("exit", r));
+    local.kill("SIGINT");
+    const timer = setTimeout(() => local!.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
   await rm(dir, { recursive: true, force: true });
 });
 
