@@ -42,6 +42,13 @@ export function createInformers(rest: KubeRest, settings: InformerSettings): Kub
   };
 }
 
-export function allInformers(informers: KubeInformers): Informer<never>[] {
-  return [informers.channels, informers.deployments, informers.secrets, informers.hpas] as unknown as Informer<never>[];
+/** What starting, stopping and readiness need of any informer. */
+export interface InformerLifecycle {
+  start(): Promise<void>;
+  stop(): void;
+  readonly synced: boolean;
+}
+
+export function allInformers(informers: KubeInformers): InformerLifecycle[] {
+  return [informers.channels, informers.deployments, informers.secrets, informers.hpas];
 }
