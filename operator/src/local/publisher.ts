@@ -60,7 +60,7 @@ export async function publishEvents(nc: NatsConnection, options: PublishOptions)
         },
         (err: unknown) => {
           errors++;
-          firstError ??= (err as Error).message;
+          firstError ??= describePublishError(err, options.subject);
         },
       )
       .finally(() => inFlight.delete(p));
@@ -77,6 +77,15 @@ export async function publishEvents(nc: NatsConnection, options: PublishOptions)
   };
   if (firstError !== undefined) report.firstError = firstError;
   return report;
+}
+
+/** nats.js reports "no responders" on a publish as "jetstream is not enabled"; mostly it means no stream. */
+function describePublishError(err: unknown, subject: string): string {
+  const e = err as Error;
+  if (e.name === "JetStreamNotEnabled") {
+    return `no stream stores subject ${subject} (is the channel's stream there? start \`p2p local\` with the channel file)`;
+  }
+  return e.message;
 }
 
 /** Trailing whitespace keeps the body valid JSON with the same fields, at the requested size. */
