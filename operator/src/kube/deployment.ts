@@ -89,7 +89,15 @@ function injectContainer(c: ContainerSpec, env: Array<{ name: string; value: str
   return out;
 }
 
-/** The pod template the Deployment should have. */
+// Pod Security Standards "restricted" by default; whatever the template sets wins, field by field.
+const RESTRICTED_POD = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
+const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
+function restricted(c: ContainerSpec): ContainerSpec {
+  return { ...c, securityContext: { ...RESTRICTED_CONTAINER, ...(c.securityContext as object | undefined) } };
+}
+
+/** The pod template the Deployment should have (restricted security defaults, consumer env, credentials). */
 export function desiredPodTemplate(channel: ResolvedChannel, template: PodTemplateSpec, env: Record<string, string>, mount: CredentialMount | null): PodTemplateSpec {
   const entries = envEntries(env, mount);
   const spec = template.spec ?? { containers: [] };
@@ -100,9 +108,10 @@ export function desiredPodTemplate(channel: ResolvedChannel, template: PodTempla
   }
   const podSpec: NonNullable<PodTemplateSpec["spec"]> = {
     ...spec,
-    containers: spec.containers.map((c) => injectContainer(c, entries, mount)),
+    securityContext: { ...RESTRICTED_POD, ...(spec.securityContext as object | undefined) },
+    containers: spec.containers.map((c) => restricted(injectContainer(c, entries, mount))),
   };
-  if (initContainers) podSpec.initContainers = initContainers.map((c) => injectContainer(c, entries, mount));
+  if (initContainers) podSpec.initContainers = initContainers.map((c) => restricted(injectContainer(c, entries, mount)));
   if (volumes.length) podSpec.volumes = volumes;
   else delete podSpec.volumes;
   const metadata: NonNullable<PodTemplateSpec["metadata"]> = {

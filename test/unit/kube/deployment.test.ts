@@ -190,3 +190,19 @@ describe("deploymentDrift and updatedDeployment", () => {
     expect(deploymentDrift(u, desired)).toEqual([]);
   });
 });
+
+describe("pod security defaults", () => {
+  it("makes a bare template satisfy the restricted profile, and lets the template's own settings win", () => {
+    const bare = desiredPodTemplate(templateChannel(), { spec: { containers: [{ name: "c", image: "i" }] } }, {}, null);
+    expect(bare.spec?.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(bare.spec?.containers[0]?.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    const own = desiredPodTemplate(
+      templateChannel(),
+      { spec: { securityContext: { runAsUser: 4242 }, containers: [{ name: "c", image: "i", securityContext: { readOnlyRootFilesystem: true } }] } },
+      {},
+      null,
+    );
+    expect(own.spec?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 4242 });
+    expect(own.spec?.containers[0]?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
+});
