@@ -1,7 +1,7 @@
 // Shared plumbing for the benchmarks: child processes that are always cleaned up, a hard
 // deadline per benchmark, a real nats-server, the machine's description, and the one JSON line.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -27,13 +27,73 @@ export function spawnChild(command, args, options = {}) {
   return child;
 }
 
-/** SIGTERM, then SIGKILL after graceMs; resolves when it has exited. */
+/**
+ * SIGTERM, then SIGKILL after graceMs; resolves when it has exited. Descendants in process
+ * groups of their own (`p2p local` starts its replicas and nats-server so) are killed too
+ * when the child had to be killed, or when they outlive it.
+ */
 export async function stopChild(child, graceMs = 5_000) {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  let descendants = descendantPids(child.pid);
+  const refresh = setInterval(() => {
+    const now = descendantPids(child.pid);
+    if (now.length > 0) descendants = [...new Set([...descendants, ...now])];
+  }, 200);
   signalGroup(child, "SIGTERM");
-  const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+  const timer = setTimeout(() => {
+    signalGroup(child, "SIGKILL");
+    killPids(descendants);
+  }, graceMs);
   await child.exitedPromise;
   clearTimeout(timer);
+  clearInterval(refresh);
+  killPids(descendants.filter(alive));
+}
+
+/** Every process below pid, from /proc (ppid links). */
+export function descendantPids(pid) {
+  const parents = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      // gone
+    }
+  }
+  const out = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.shift();
+    for (const [child, parent] of parents) {
+      if (parent === p) {
+        out.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return out;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killPids(pids) {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
 }
 
 function signalGroup(child, signal) {
@@ -64,7 +124,11 @@ export async function cleanup() {
 
 // Last resort: no child outlives the benchmark, even on an uncaught error.
 process.on("exit", () => {
-  for (const c of children) signalGroup(c, "SIGKILL");
+  for (const c of children) {
+    const below = descendantPids(c.pid);
+    signalGroup(c, "SIGKILL");
+    killPids(below);
+  }
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {

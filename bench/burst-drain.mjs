@@ -1,0 +1,327 @@
+// bench/burst-drain: a burst of N messages, each taking P2P_WORK_MS of I/O-like work, drained
+// by consumer-template replicas in `p2p local` mode, three ways:
+//   ours   the example channel's scaling (examples/immunisation/channel.yaml: min 1, max 8,
+//          targetLagPerReplica 100, pollInterval 1s, scaleDown window 15s, default maxStep 4)
+//   keda   KEDA's defaults, emulated by this driver: the HPA syncs every 15 s, reads the lag
+//          fresh each time (KEDA's metrics server queries the scaler on every HPA request
+//          unless useCachedMetrics is set), desired = ceil(lag / threshold) with the HPA's 10%
+//          tolerance, scale-up at most max(4 pods, 100%) per 15 s, scale-down stabilization
+//          300 s. KEDA's own 30 s pollingInterval only moves 0 <-> 1; with the same
+//          minReplicas 1 as ours it plays no part. The first sync falls 7.5 s after the
+//          burst (the mean of a uniformly random phase). The driver actuates through the
+//          same operator: it writes minReplicas = its decision into the channel file, with
+//          the operator's own lag scaling neutralised (targetLagPerReplica 1e9, no windows).
+//   ideal  maxReplicas from t=0 (minReplicas = maxReplicas = 8), burst sent once all run.
+// Same bounds, threshold, subjects layout, consumer env (P2P_MAX_BATCH from maxReplicas 8) and
+// N in all three.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { stringify } from "yaml";
+import { ROOT, lines, log, onCleanup, round, runBenchmark, sleep, spawnChild, startNats, stopChild, waitFor } from "./lib/harness.mjs";
+
+// Sized so that the ideal drains in about 25 s on this machine (8 replicas x ~185 msgs/s).
+const N = Number(process.env.BENCH_BURST_N ?? 36_000);
+const WORK_MS = Number(process.env.BENCH_BURST_WORK_MS ?? 20);
+const MIN = 1;
+const MAX = 8;
+const THRESHOLD = 100;
+const POLL_MS = 1_000;
+const OURS_SCALE_DOWN_WINDOW_S = 15;
+const HPA_SYNC_MS = 15_000;
+const HPA_TOLERANCE = 0.1;
+const KEDA_SCALE_DOWN_WINDOW_S = 300;
+const KEDA_FIRST_SYNC_AFTER_BURST_MS = 7_500;
+
+const GOALS = { drainVsIdealAtMost: 1.3, fasterThanKedaAtLeast: 2, reactionPollsAtMost: 2 };
+
+await runBenchmark("burst-drain", 540_000, async () => {
+  const { url } = await startNats();
+  const dir = await mkdtemp(join(tmpdir(), "p2p-bench-burst-"));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  const nc = await connect({ servers: url, name: "bench-burst-driver" });
+  onCleanup(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+
+  const runs = {};
+  for (const variant of ["ideal", "ours", "keda"]) {
+    runs[variant] = await runVariant({ variant, url, dir, nc, jsm });
+    log(`${variant}: ${JSON.stringify(runs[variant])}`);
+  }
+
+  const { ideal, ours, keda } = runs;
+  const ratio = (a, b) => round(a / b);
+  const result = {
+    setup: {
+      messages: N,
+      workMsPerMessage: WORK_MS,
+      concurrencyPerReplica: 4,
+      minReplicas: MIN,
+      maxReplicas: MAX,
+      targetLagPerReplica: THRESHOLD,
+      ours: { pollInterval: "1s", scaleDownWindow: `${OURS_SCALE_DOWN_WINDOW_S}s`, scaleUpMaxStep: 4 },
+      keda: { hpaSync: "15s", metric: "fresh per HPA sync", scaleUp: "max(4 pods, 100%) per 15s", scaleDownWindow: "300s", tolerance: 0.1, firstSyncAfterBurst: "7.5s" },
+    },
+    runs,
+    ratios: {
+      oursDrainVsIdeal: ratio(ours.drainSeconds, ideal.drainSeconds),
+      kedaDrainVsOurs: ratio(keda.drainSeconds, ours.drainSeconds),
+      kedaDrainVsIdeal: ratio(keda.drainSeconds, ideal.drainSeconds),
+      oursReplicaSecondsVsIdeal: ratio(ours.replicaSecondsToDrain, ideal.replicaSecondsToDrain),
+      oursReplicaSecondsVsKeda: ratio(ours.replicaSecondsToDrain, keda.replicaSecondsToDrain),
+      oursReactionPolls: round(ours.reactionSeconds / (POLL_MS / 1000), 1),
+    },
+  };
+  result.goals = {
+    drainAtMost1_3xIdeal: result.ratios.oursDrainVsIdeal <= GOALS.drainVsIdealAtMost,
+    atLeast2xFasterThanKeda: result.ratios.kedaDrainVsOurs >= GOALS.fasterThanKedaAtLeast,
+    reactionAtMost2Polls: result.ratios.oursReactionPolls <= GOALS.reactionPollsAtMost,
+    noFlapping: !ours.flapped && ours.scaleEvents.length <= 4,
+  };
+  return result;
+});
+
+function channelYaml(name, subject, scaling) {
+  return stringify({
+    apiVersion: "messaging.p2p.dev/v1alpha1",
+    kind: "PointToPointChannel",
+    metadata: { name },
+    spec: {
+      subjects: [subject],
+      workload: {
+        template: {
+          spec: {
+            containers: [
+              {
+                name: "consumer",
+                image: "ghcr.io/p2p-operator/consumer-template:0.1.0",
+                command: ["node", "consumer-template/dist/main.js"],
+                env: [
+                  { name: "P2P_WORK_MS", value: String(WORK_MS) },
+                  { name: "LOG_LEVEL", value: "warn" },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      scaling,
+    },
+  });
+}
+
+function scalingFor(variant, kedaReplicas = MIN) {
+  switch (variant) {
+    case "ours":
+      return { minReplicas: MIN, maxReplicas: MAX, targetLagPerReplica: THRESHOLD, pollInterval: "1s", scaleDown: { stabilizationWindow: `${OURS_SCALE_DOWN_WINDOW_S}s` } };
+    case "ideal":
+      return { minReplicas: MAX, maxReplicas: MAX, targetLagPerReplica: THRESHOLD, pollInterval: "1s" };
+    case "keda":
+      // The operator only actuates: its own recommendation is always 1, so minReplicas rules.
+      return {
+        minReplicas: kedaReplicas,
+        maxReplicas: MAX,
+        targetLagPerReplica: 1_000_000_000,
+        pollInterval: "1s",
+        scaleDown: { stabilizationWindow: "0s" },
+        scaleUp: { stabilizationWindow: "0s", maxStep: MAX },
+      };
+  }
+  throw new Error(variant);
+}
+
+async function runVariant({ variant, url, dir, nc, jsm }) {
+  const name = `burst-${variant}`;
+  const subject = `bench.burst.${variant}`;
+  const file = join(dir, `${name}.yaml`);
+  const stream = `default_${name}`;
+  await writeFile(file, channelYaml(name, subject, scalingFor(variant)));
+
+  const snapshots = [];
+  const local = spawnChild(process.execPath, [`${ROOT}operator/dist/cli/main.js`, "local", file, "--json", "--nats-url", url, "--state-dir", join(dir, `state-${variant}`)]);
+  const stderr = [];
+  lines(local.stderr, (l) => stderr.push(l));
+  lines(local.stdout, (l) => {
+    try {
+      const v = JSON.parse(l);
+      if (v.type === "channel") snapshots.push({ ...v, atMs: Date.now() });
+    } catch {
+      // not JSON
+    }
+  });
+  let emulator = null;
+  try {
+    const initial = variant === "ideal" ? MAX : MIN;
+    await waitFor(`${variant}: ${initial} replicas running`, () => {
+      if (local.exitCode !== null) throw new Error(`p2p local exited ${local.exitCode}: ${stderr.slice(-5).join(" | ")}`);
+      const last = snapshots.at(-1);
+      return last && last.ready === "True" && last.readyReplicas === initial;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    // The replicas connect and look up their consumer after they start.
+    await sleep(2_000);
+
+    const before = (await jsm.streams.info(stream)).state.last_seq;
+    let burstAtMs;
+    if (variant === "keda") {
+      emulator = startKedaEmulator({ jsm, stream, consumer: name, file, name, subject });
+      await sleep(HPA_SYNC_MS - KEDA_FIRST_SYNC_AFTER_BURST_MS);
+    }
+    burstAtMs = Date.now();
+    await publishBurst(nc, subject);
+    await waitFor("the burst to be stored", async () => (await jsm.streams.info(stream)).state.last_seq - before >= N, { timeoutMs: 20_000 });
+
+    // Lag as the driver sees it, every 200 ms: the drain ends when the consumer has nothing left.
+    let firstLagAtMs = null;
+    let drainedAtMs = null;
+    const until = Date.now() + 240_000;
+    while (drainedAtMs === null) {
+      if (Date.now() > until) throw new Error(`${variant}: not drained within 240 s`);
+      if (local.exitCode !== null) throw new Error(`p2p local exited ${local.exitCode}: ${stderr.slice(-5).join(" | ")}`);
+      const c = await jsm.consumers.info(stream, name);
+      const lag = c.num_pending + c.num_ack_pending;
+      const now = Date.now();
+      if (lag > 0 && firstLagAtMs === null) firstLagAtMs = now;
+      if (lag === 0 && firstLagAtMs !== null) drainedAtMs = now;
+      else await sleep(200);
+    }
+    emulator?.stop();
+
+    // Ours: watch the way back to minReplicas (its scale-down window), bounded.
+    let settledAtMs = null;
+    if (variant === "ours") {
+      const deadline = Date.now() + (OURS_SCALE_DOWN_WINDOW_S + 15) * 1000;
+      while (Date.now() < deadline) {
+        const last = snapshots.at(-1);
+        if (last.replicas === MIN && last.readyReplicas === MIN) {
+          settledAtMs = last.atMs;
+          break;
+        }
+        await sleep(200);
+      }
+    }
+
+    const during = snapshots.filter((s) => s.atMs >= burstAtMs);
+    const events = scaleEvents(snapshots, burstAtMs);
+    const firstUp = events.find((e) => e.to > e.from);
+    const directions = events.map((e) => Math.sign(e.to - e.from));
+    const flapped = directions.some((d, i) => i > 0 && d > 0 && directions[i - 1] < 0);
+    return {
+      drainSeconds: round((drainedAtMs - burstAtMs) / 1000, 1),
+      // Lag exists from the burst's first message on: reaction = first scale-up decision - burst start.
+      reactionSeconds: variant === "ideal" ? 0 : firstUp ? round((firstUp.atMs - burstAtMs) / 1000, 2) : null,
+      replicaSecondsToDrain: round(replicaSeconds(snapshots, burstAtMs, drainedAtMs, initial), 0),
+      maxReplicas: Math.max(initial, ...during.map((s) => s.readyReplicas ?? 0)),
+      scaleEvents: events.map((e) => ({ atSeconds: round((e.atMs - burstAtMs) / 1000, 1), from: e.from, to: e.to })),
+      flapped,
+      ...(variant === "ours" ? { backToMinSecondsAfterDrain: settledAtMs === null ? null : round((settledAtMs - drainedAtMs) / 1000, 1) } : {}),
+      ...(variant === "keda"
+        ? {
+            hpaSyncs: emulator.syncs,
+            // Not waited for: by its rules KEDA holds the peak for the 300 s window after the drain.
+            backToMinSecondsAfterDrainByItsRules: KEDA_SCALE_DOWN_WINDOW_S,
+          }
+        : {}),
+    };
+  } finally {
+    emulator?.stop();
+    await stopChild(local, 30_000);
+  }
+}
+
+/** Core publishes (as the burst from an upstream system would arrive), flushed every 2,000. */
+async function publishBurst(nc, subject) {
+  const encoder = new TextEncoder();
+  for (let i = 0; i < N; i++) {
+    const event = {
+      type: "immunisation_administered",
+      eventId: `burst-${subject}-${i}`,
+      patientId: `patient-${(i * 7919) % 100_000}`,
+      vaccineCode: "MMR",
+      dose: 1 + (i % 3),
+      administeredAt: "2025-01-06T09:00:00.000Z",
+      providerId: `provider-${i % 50}`,
+    };
+    nc.publish(subject, encoder.encode(JSON.stringify(event)));
+    if (i % 2_000 === 1_999) await nc.flush();
+  }
+  await nc.flush();
+}
+
+/** Changes of the workload's replicas in the snapshots, from the burst on. */
+function scaleEvents(snapshots, fromMs) {
+  const events = [];
+  let previous = null;
+  for (const s of snapshots) {
+    if (previous !== null && s.replicas !== previous.replicas && s.atMs >= fromMs) {
+      // lastScaleTime is when the operator decided; the snapshot comes right after the apply.
+      const decidedMs = s.lastScaleTime ? Date.parse(s.lastScaleTime) : s.atMs;
+      events.push({ atMs: decidedMs >= fromMs ? decidedMs : s.atMs, from: previous.replicas, to: s.replicas });
+    }
+    previous = s;
+  }
+  return events;
+}
+
+/** Running replicas integrated over [fromMs, toMs], stepwise between snapshots. */
+function replicaSeconds(snapshots, fromMs, toMs, initial) {
+  let value = initial;
+  let at = fromMs;
+  let total = 0;
+  for (const s of snapshots) {
+    if (s.atMs <= fromMs) {
+      value = s.readyReplicas ?? value;
+      continue;
+    }
+    if (s.atMs >= toMs) break;
+    total += value * (s.atMs - at);
+    at = s.atMs;
+    value = s.readyReplicas ?? value;
+  }
+  total += value * (toMs - at);
+  return total / 1000;
+}
+
+/**
+ * The HPA as KEDA drives it, with Kubernetes' defaults: every 15 s, read the lag, recommend
+ * ceil(lag / threshold) unless within 10% of the current ratio, limit scale-up to
+ * max(current + 4, 2 x current), take the highest recommendation of the last 300 s when
+ * scaling down, clamp to [min, max]. Actuates by rewriting minReplicas in the channel file.
+ */
+function startKedaEmulator({ jsm, stream, consumer, file, name, subject }) {
+  let current = MIN;
+  let stopped = false;
+  const recommendations = [];
+  const state = { syncs: [] };
+  const sync = async () => {
+    if (stopped) return;
+    const c = await jsm.consumers.info(stream, consumer);
+    const lag = c.num_pending + c.num_ack_pending;
+    const nowMs = Date.now();
+    const usageRatio = lag / (THRESHOLD * current);
+    let recommended = Math.abs(usageRatio - 1) <= HPA_TOLERANCE ? current : Math.ceil(lag / THRESHOLD);
+    recommended = Math.min(MAX, Math.max(MIN, recommended));
+    recommendations.push({ atMs: nowMs, replicas: recommended });
+    while (recommendations[0].atMs < nowMs - KEDA_SCALE_DOWN_WINDOW_S * 1000) recommendations.shift();
+    let desired = recommended;
+    if (desired < current) desired = Math.min(current, Math.max(...recommendations.map((r) => r.replicas)));
+    if (desired > current) desired = Math.min(desired, Math.max(current + 4, 2 * current));
+    desired = Math.min(MAX, Math.max(MIN, desired));
+    state.syncs.push({ lag, desired });
+    if (desired !== current && !stopped) {
+      current = desired;
+      await writeFile(file, channelYaml(name, subject, scalingFor("keda", desired)));
+    }
+  };
+  const timer = setInterval(() => void sync().catch((err) => log(`keda emulator: ${err.message}`)), HPA_SYNC_MS);
+  return {
+    get syncs() {
+      return state.syncs;
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
