@@ -7,6 +7,7 @@ import type { HandlerContext } from "./handler.js";
 import type { Logger } from "./log.js";
 import type { ConsumerMetrics } from "./metrics.js";
 import type { RecordFile } from "./record.js";
+import { DeadLetterHeaders } from "./dead-letter-headers.js";
 
 /** How long one pull request waits on the server; also the longest a stop waits for one. */
 export const PULL_EXPIRES_MS = 2_000;
@@ -217,13 +218,13 @@ export class Runner {
       return;
     }
     const h = headers();
-    h.set("P2P-Original-Stream", this.o.stream);
-    h.set("P2P-Original-Subject", msg.subject);
-    h.set("P2P-Original-Seq", String(msg.seq));
-    h.set("P2P-Delivery-Count", String(msg.info.deliveryCount));
-    h.set("P2P-Reason", oneLine);
+    h.set(DeadLetterHeaders.OriginalStream, this.o.stream);
+    h.set(DeadLetterHeaders.OriginalSubject, msg.subject);
+    h.set(DeadLetterHeaders.OriginalSequence, String(msg.seq));
+    h.set(DeadLetterHeaders.Deliveries, String(msg.info.deliveryCount));
+    h.set(DeadLetterHeaders.Reason, oneLine);
     const originalId = msg.headers?.get("Nats-Msg-Id");
-    if (originalId) h.set("P2P-Original-Msg-Id", originalId);
+    if (originalId) h.set(DeadLetterHeaders.OriginalMsgId, originalId);
     try {
       // The id makes a repeated attempt (or the operator's own copy) land once.
       await this.o.js.publish(this.o.dlqSubject, msg.data, { headers: h, msgID: `${this.o.stream}-${msg.seq}` });

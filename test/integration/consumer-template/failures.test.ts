@@ -57,8 +57,8 @@ describe("consumer template: failing messages", () => {
       const badDose = byId.get("evt-1")!;
       expect(badDose.header.get("P2P-Original-Subject")).toBe(ch.subject);
       expect(badDose.header.get("P2P-Original-Stream")).toBe(ch.stream);
-      expect(badDose.header.get("P2P-Original-Seq")).toBe("2");
-      expect(badDose.header.get("P2P-Delivery-Count")).toBe("1");
+      expect(badDose.header.get("P2P-Original-Sequence")).toBe("2");
+      expect(badDose.header.get("P2P-Deliveries")).toBe("1");
       expect(badDose.header.get("P2P-Reason")).toBe("dose must be a positive integer");
       expect(badDose.header.get("Nats-Msg-Id")).toBe(`${ch.stream}-2`);
       expect(JSON.parse(badDose.string())).toMatchObject({ eventId: "evt-1", dose: 0 });
