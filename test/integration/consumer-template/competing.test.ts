@@ -1,38 +1,19 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsServerProcess } from "../../support/nats-server.js";
-import { ConsumerProcess, createChannel, ensureTemplateBuilt, publishEvents, recorded, sleep, tally, waitFor } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { ConsumerProcess, createChannel, publishEvents, recorded, sleep, tally, waitFor, useTemplateTestEnv } from "./support.js";
 
-let server: NatsServerProcess;
-let nc: NatsConnection;
-let dir: string;
-
-beforeAll(async () => {
-  await ensureTemplateBuilt();
-  server = await NatsServerProcess.start();
-  nc = await connect({ servers: server.url });
-  dir = await mkdtemp(join(tmpdir(), "p2p-ct-"));
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const ctx = useTemplateTestEnv();
 
 describe("consumer template: competing consumers", () => {
   it("two replicas share a burst and process every message exactly once", async () => {
-    const ch = await createChannel(nc);
-    const files = [join(dir, "compete-a"), join(dir, "compete-b")];
+    const ch = await createChannel(ctx.nc);
+    const files = [join(ctx.dir, "compete-a"), join(ctx.dir, "compete-b")];
     const replicas = files.map((file) =>
-      ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_WORK_MS: "1", P2P_CONCURRENCY: "8", P2P_MAX_BATCH: "100" }),
+      ConsumerProcess.spawn(ch, ctx.server.url, { P2P_RECORD_FILE: file, P2P_WORK_MS: "1", P2P_CONCURRENCY: "8", P2P_MAX_BATCH: "100" }),
     );
     try {
       await Promise.all(replicas.map((r) => r.waitForLog("consuming")));
-      const ids = await publishEvents(nc, ch.subject, 3000);
+      const ids = await publishEvents(ctx.nc, ch.subject, 3000);
       await waitFor(async () => (await Promise.all(files.map(recorded))).flat().length >= ids.length, 45_000, "all messages recorded");
       // Nothing more arrives: no late duplicates.
       await sleep(500);
@@ -55,11 +36,11 @@ describe("consumer template: competing consumers", () => {
   });
 
   it("holds no more than P2P_MAX_BATCH unacked messages per replica", async () => {
-    const ch = await createChannel(nc);
-    const replicas = [0, 1].map(() => ConsumerProcess.spawn(ch, server.url, { P2P_WORK_MS: "20", P2P_CONCURRENCY: "4", P2P_MAX_BATCH: "10" }));
+    const ch = await createChannel(ctx.nc);
+    const replicas = [0, 1].map(() => ConsumerProcess.spawn(ch, ctx.server.url, { P2P_WORK_MS: "20", P2P_CONCURRENCY: "4", P2P_MAX_BATCH: "10" }));
     try {
       await Promise.all(replicas.map((r) => r.waitForLog("consuming")));
-      await publishEvents(nc, ch.subject, 600);
+      await publishEvents(ctx.nc, ch.subject, 600);
       let most = 0;
       let samples = 0;
       for (;;) {
@@ -80,13 +61,13 @@ describe("consumer template: competing consumers", () => {
   });
 
   it("serves /healthz and /metrics on P2P_HTTP_PORT", async () => {
-    const ch = await createChannel(nc);
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_HTTP_PORT: "0" });
+    const ch = await createChannel(ctx.nc);
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_HTTP_PORT: "0" });
     try {
       const started = await replica.waitForLog("consuming");
       const port = started.httpPort as number;
       expect(port).toBeGreaterThan(0);
-      await publishEvents(nc, ch.subject, 25);
+      await publishEvents(ctx.nc, ch.subject, 25);
       const health = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: "ok", connected: true });
@@ -109,8 +90,8 @@ describe("consumer template: competing consumers", () => {
   });
 
   it("starts the HTTP server only when P2P_HTTP_PORT is set", async () => {
-    const ch = await createChannel(nc);
-    const replica = ConsumerProcess.spawn(ch, server.url);
+    const ch = await createChannel(ctx.nc);
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url);
     try {
       expect((await replica.waitForLog("consuming")).httpPort).toBeNull();
     } finally {

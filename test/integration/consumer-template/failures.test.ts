@@ -1,27 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsServerProcess } from "../../support/nats-server.js";
-import { ConsumerProcess, createChannel, ensureTemplateBuilt, publishEvents, publishRaw, recorded, sleep, waitFor, type ChannelFixture } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { ConsumerProcess, createChannel, publishEvents, publishRaw, recorded, sleep, waitFor, type ChannelFixture, useTemplateTestEnv } from "./support.js";
 
-let server: NatsServerProcess;
-let nc: NatsConnection;
-let dir: string;
-
-beforeAll(async () => {
-  await ensureTemplateBuilt();
-  server = await NatsServerProcess.start();
-  nc = await connect({ servers: server.url });
-  dir = await mkdtemp(join(tmpdir(), "p2p-ct-"));
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const ctx = useTemplateTestEnv();
 
 async function drained(ch: ChannelFixture) {
   return waitFor(
@@ -36,13 +17,13 @@ async function drained(ch: ChannelFixture) {
 
 describe("consumer template: failing messages", () => {
   it("sends an invalid event to the dead-letter subject with its origin, and terms it", async () => {
-    const ch = await createChannel(nc, { deadLetters: true });
-    const file = join(dir, "dlq");
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_DLQ_SUBJECT: ch.dlqSubject, P2P_RECORD_FILE: file });
+    const ch = await createChannel(ctx.nc, { deadLetters: true });
+    const file = join(ctx.dir, "dlq");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_DLQ_SUBJECT: ch.dlqSubject, P2P_RECORD_FILE: file });
     try {
       await replica.waitForLog("consuming");
-      await publishEvents(nc, ch.subject, 3, { edit: (e, i) => (i === 1 ? { ...e, dose: 0 } : e) });
-      await publishRaw(nc, ch.subject, "{not json", "raw-1");
+      await publishEvents(ctx.nc, ch.subject, 3, { edit: (e, i) => (i === 1 ? { ...e, dose: 0 } : e) });
+      await publishRaw(ctx.nc, ch.subject, "{not json", "raw-1");
       await drained(ch);
       expect((await recorded(file)).sort()).toEqual(["evt-0", "evt-2"]);
       // Termed: gone from the work queue, not waiting for a redelivery.
@@ -71,11 +52,11 @@ describe("consumer template: failing messages", () => {
   });
 
   it("terms an invalid event when the channel has no dead-letter subject", async () => {
-    const ch = await createChannel(nc);
-    const replica = ConsumerProcess.spawn(ch, server.url);
+    const ch = await createChannel(ctx.nc);
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url);
     try {
       await replica.waitForLog("consuming");
-      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, administeredAt: "yesterday" }) });
+      await publishEvents(ctx.nc, ch.subject, 1, { edit: (e) => ({ ...e, administeredAt: "yesterday" }) });
       await drained(ch);
       expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(0);
       const line = await replica.waitForLog("permanent failure, terminating (no dead-letter subject)");
@@ -87,11 +68,11 @@ describe("consumer template: failing messages", () => {
 
   it("keeps a permanent failure when the dead-letter subject cannot be written", async () => {
     // No stream captures the DLQ subject: the copy fails, so the original must not be termed.
-    const ch = await createChannel(nc, { maxDeliver: 3 });
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_DLQ_SUBJECT: ch.dlqSubject, P2P_RETRY_DELAY_MS: "100" });
+    const ch = await createChannel(ctx.nc, { maxDeliver: 3 });
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_DLQ_SUBJECT: ch.dlqSubject, P2P_RETRY_DELAY_MS: "100" });
     try {
       await replica.waitForLog("consuming");
-      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, dose: -1 }) });
+      await publishEvents(ctx.nc, ch.subject, 1, { edit: (e) => ({ ...e, dose: -1 }) });
       const info = await waitFor(
         async () => {
           const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
@@ -109,13 +90,13 @@ describe("consumer template: failing messages", () => {
   });
 
   it("retries a transient failure with a delay, and succeeds", async () => {
-    const ch = await createChannel(nc);
-    const file = join(dir, "transient");
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_RETRY_DELAY_MS: "300" });
+    const ch = await createChannel(ctx.nc);
+    const file = join(ctx.dir, "transient");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_RECORD_FILE: file, P2P_RETRY_DELAY_MS: "300" });
     try {
       await replica.waitForLog("consuming");
       const publishedAt = Date.now();
-      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, simulate: "transient", transientFailures: 2 }) });
+      await publishEvents(ctx.nc, ch.subject, 1, { edit: (e) => ({ ...e, simulate: "transient", transientFailures: 2 }) });
       await waitFor(async () => (await recorded(file)).length === 1, 15_000, "the retried event to succeed");
       // Delays of 300ms then 600ms (doubling) before the third delivery.
       expect(Date.now() - publishedAt).toBeGreaterThanOrEqual(900);
@@ -134,12 +115,12 @@ describe("consumer template: failing messages", () => {
   });
 
   it("follows the consumer's backoff for nak delays", async () => {
-    const ch = await createChannel(nc, { backoffMs: [200, 400], maxDeliver: 4 });
-    const file = join(dir, "backoff");
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file });
+    const ch = await createChannel(ctx.nc, { backoffMs: [200, 400], maxDeliver: 4 });
+    const file = join(ctx.dir, "backoff");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_RECORD_FILE: file });
     try {
       await replica.waitForLog("consuming");
-      await publishEvents(nc, ch.subject, 1, { edit: (e) => ({ ...e, simulate: "transient", transientFailures: 3 }) });
+      await publishEvents(ctx.nc, ch.subject, 1, { edit: (e) => ({ ...e, simulate: "transient", transientFailures: 3 }) });
       await waitFor(async () => (await recorded(file)).length === 1, 15_000, "success on the fourth delivery");
       const delays = replica.logs().filter((l) => l.msg === "handler failed, will retry").map((l) => l.delayMs);
       expect(delays).toEqual([200, 400, 400]);
@@ -149,12 +130,12 @@ describe("consumer template: failing messages", () => {
   });
 
   it("retries an always-failing event until maxDeliver, then leaves it for the dead-letter mover", async () => {
-    const ch = await createChannel(nc, { maxDeliver: 3 });
-    const file = join(dir, "always-fail");
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_RETRY_DELAY_MS: "100" });
+    const ch = await createChannel(ctx.nc, { maxDeliver: 3 });
+    const file = join(ctx.dir, "always-fail");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_RECORD_FILE: file, P2P_RETRY_DELAY_MS: "100" });
     try {
       await replica.waitForLog("consuming");
-      await publishEvents(nc, ch.subject, 2, { edit: (e, i) => (i === 0 ? { ...e, simulate: "always-fail" } : e) });
+      await publishEvents(ctx.nc, ch.subject, 2, { edit: (e, i) => (i === 0 ? { ...e, simulate: "always-fail" } : e) });
       await waitFor(async () => {
         const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
         return c.delivered.consumer_seq === 4 && c.num_ack_pending === 0;

@@ -1,42 +1,23 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsServerProcess } from "../../support/nats-server.js";
-import { ConsumerProcess, createChannel, ensureTemplateBuilt, publishEvents, recorded, sleep, tally, waitFor } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { ConsumerProcess, createChannel, publishEvents, recorded, sleep, tally, waitFor, useTemplateTestEnv } from "./support.js";
 
-let server: NatsServerProcess;
-let nc: NatsConnection;
-let dir: string;
-
-beforeAll(async () => {
-  await ensureTemplateBuilt();
-  server = await NatsServerProcess.start();
-  nc = await connect({ servers: server.url });
-  dir = await mkdtemp(join(tmpdir(), "p2p-ct-"));
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const ctx = useTemplateTestEnv();
 
 const BURST = 3000;
 
 describe("consumer template: replicas that die or stop", () => {
   it("kill -9 mid-burst: what the killed replica held is redelivered, nothing is lost", async () => {
     // A short ackWait so that the killed replica's messages come back quickly.
-    const ch = await createChannel(nc, { ackWaitMs: 3_000 });
-    const victimFile = join(dir, "kill-victim");
-    const survivorFile = join(dir, "kill-survivor");
+    const ch = await createChannel(ctx.nc, { ackWaitMs: 3_000 });
+    const victimFile = join(ctx.dir, "kill-victim");
+    const survivorFile = join(ctx.dir, "kill-survivor");
     const env = { P2P_WORK_MS: "2", P2P_CONCURRENCY: "8", P2P_MAX_BATCH: "50" };
-    const victim = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: victimFile });
-    const survivor = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: survivorFile });
+    const victim = ConsumerProcess.spawn(ch, ctx.server.url, { ...env, P2P_RECORD_FILE: victimFile });
+    const survivor = ConsumerProcess.spawn(ch, ctx.server.url, { ...env, P2P_RECORD_FILE: survivorFile });
     try {
       await Promise.all([victim.waitForLog("consuming"), survivor.waitForLog("consuming")]);
-      const ids = await publishEvents(nc, ch.subject, BURST);
+      const ids = await publishEvents(ctx.nc, ch.subject, BURST);
       await waitFor(async () => (await recorded(victimFile)).length >= 300, 20_000, "the victim to be busy");
       victim.kill("SIGKILL");
       expect(await victim.exited).toEqual({ code: null, signal: "SIGKILL" });
@@ -66,15 +47,15 @@ describe("consumer template: replicas that die or stop", () => {
   it("SIGTERM mid-burst: exits 0, finishes in flight, releases its buffer at once", async () => {
     // A long ackWait: anything the stopped replica kept without releasing would show up as
     // a drain stuck for 30s.
-    const ch = await createChannel(nc, { ackWaitMs: 30_000 });
-    const stoppedFile = join(dir, "term-stopped");
-    const survivorFile = join(dir, "term-survivor");
+    const ch = await createChannel(ctx.nc, { ackWaitMs: 30_000 });
+    const stoppedFile = join(ctx.dir, "term-stopped");
+    const survivorFile = join(ctx.dir, "term-survivor");
     const env = { P2P_WORK_MS: "5", P2P_CONCURRENCY: "4", P2P_MAX_BATCH: "200" };
-    const stopped = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: stoppedFile });
-    const survivor = ConsumerProcess.spawn(ch, server.url, { ...env, P2P_RECORD_FILE: survivorFile });
+    const stopped = ConsumerProcess.spawn(ch, ctx.server.url, { ...env, P2P_RECORD_FILE: stoppedFile });
+    const survivor = ConsumerProcess.spawn(ch, ctx.server.url, { ...env, P2P_RECORD_FILE: survivorFile });
     try {
       await Promise.all([stopped.waitForLog("consuming"), survivor.waitForLog("consuming")]);
-      const ids = await publishEvents(nc, ch.subject, BURST);
+      const ids = await publishEvents(ctx.nc, ch.subject, BURST);
       await waitFor(async () => (await recorded(stoppedFile)).length >= 200, 20_000, "the replica to be busy");
       const termAt = Date.now();
       stopped.kill("SIGTERM");
@@ -102,25 +83,25 @@ describe("consumer template: replicas that die or stop", () => {
   });
 
   it("rides out a NATS restart: not ready while disconnected, then consumes again", async () => {
-    const ch = await createChannel(nc);
-    const file = join(dir, "restart");
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_RECORD_FILE: file, P2P_HTTP_PORT: "0" });
+    const ch = await createChannel(ctx.nc);
+    const file = join(ctx.dir, "restart");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_RECORD_FILE: file, P2P_HTTP_PORT: "0" });
     try {
       const port = (await replica.waitForLog("consuming")).httpPort as number;
-      await publishEvents(nc, ch.subject, 100, { runId: "before" });
+      await publishEvents(ctx.nc, ch.subject, 100, { runId: "before" });
       await waitFor(async () => (await recorded(file)).length === 100, 15_000, "the first 100");
 
-      await server.kill();
+      await ctx.server.kill();
       await replica.waitForLog("disconnected from NATS");
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       await sleep(1_000);
-      await server.restart();
+      await ctx.server.restart();
       await replica.waitForLog("reconnected to NATS", 20_000);
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 10_000, "ready again");
 
       // The test's own connection may still be finding the server: ids make a retry safe.
-      await waitFor(() => publishEvents(nc, ch.subject, 100, { runId: "after" }).catch(() => null), 20_000, "publishing after the restart");
+      await waitFor(() => publishEvents(ctx.nc, ch.subject, 100, { runId: "after" }).catch(() => null), 20_000, "publishing after the restart");
       await waitFor(async () => (await recorded(file)).length >= 200, 20_000, "the next 100 after the restart");
       const counts = tally(await recorded(file));
       expect(counts.size).toBe(200);
@@ -131,12 +112,12 @@ describe("consumer template: replicas that die or stop", () => {
   });
 
   it("calls working() on a task longer than ackWait, so it is not redelivered", async () => {
-    const ch = await createChannel(nc, { ackWaitMs: 1_000 });
-    const file = join(dir, "long-task");
-    const replica = ConsumerProcess.spawn(ch, server.url, { P2P_WORK_MS: "4000", P2P_CONCURRENCY: "1", P2P_RECORD_FILE: file });
+    const ch = await createChannel(ctx.nc, { ackWaitMs: 1_000 });
+    const file = join(ctx.dir, "long-task");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_WORK_MS: "4000", P2P_CONCURRENCY: "1", P2P_RECORD_FILE: file });
     try {
       await replica.waitForLog("consuming");
-      await publishEvents(nc, ch.subject, 1);
+      await publishEvents(ctx.nc, ch.subject, 1);
       await waitFor(async () => (await recorded(file)).length === 1, 15_000, "the long task to finish");
       await sleep(1_500);
       expect(await recorded(file)).toEqual(["evt-0"]);

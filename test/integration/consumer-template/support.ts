@@ -1,10 +1,12 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, readdir, readFile, rmdir, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
-import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll } from "vitest";
+import { NatsServerProcess } from "../../support/nats-server.js";
 import { makeExampleEvent, type ImmunisationAdministered } from "../../../consumer-template/src/event.js";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
@@ -198,4 +200,27 @@ export function tally(ids: string[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
   return counts;
+}
+
+/** One real nats-server, a client connection and a temp dir per test file, with the template built. */
+export interface TemplateTestEnv {
+  server: NatsServerProcess;
+  nc: NatsConnection;
+  dir: string;
+}
+
+export function useTemplateTestEnv(): TemplateTestEnv {
+  const env = {} as TemplateTestEnv;
+  beforeAll(async () => {
+    await ensureTemplateBuilt();
+    env.server = await NatsServerProcess.start();
+    env.nc = await connect({ servers: env.server.url });
+    env.dir = await mkdtemp(join(tmpdir(), "p2p-ct-"));
+  });
+  afterAll(async () => {
+    await env.nc?.close();
+    await env.server?.stop();
+    if (env.dir) await rm(env.dir, { recursive: true, force: true });
+  });
+  return env;
 }
