@@ -1,6 +1,9 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
+import { JetStreamSide } from "../../../operator/src/nats/index.js";
+import { NatsServerProcess } from "../../support/nats-server.js";
 
 // What the tests use to look at (and meddle with) the server, independent of the adapter.
 
@@ -53,4 +56,26 @@ export async function countApiRequests(nc: NatsConnection, fn: () => Promise<unk
   await new Promise((r) => setTimeout(r, 50));
   sub.unsubscribe();
   return seen;
+}
+
+/** One real nats-server, an admin connection and a JetStreamSide per test file. */
+export interface SideTestEnv {
+  server: NatsServerProcess;
+  adm: Admin;
+  side: JetStreamSide;
+}
+
+export function useSideTestEnv(): SideTestEnv {
+  const env = {} as SideTestEnv;
+  beforeAll(async () => {
+    env.server = await NatsServerProcess.start();
+    env.adm = await admin(env.server.url);
+    env.side = new JetStreamSide({ log: testLog });
+  });
+  afterAll(async () => {
+    await env.side?.close();
+    await env.adm?.close();
+    await env.server?.stop();
+  });
+  return env;
 }

@@ -1,27 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
 import { JetStreamSide, NatsUnavailableError } from "../../../operator/src/nats/index.js";
 import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
-import { freePort, NatsServerProcess } from "../../support/nats-server.js";
-import { admin, countApiRequests, testLog, waitFor, type Admin } from "./helpers.js";
+import { freePort } from "../../support/nats-server.js";
+import { countApiRequests, useSideTestEnv, waitFor } from "./helpers.js";
 
 // Lag through the JetStream API: what was published, delivered, acked and redelivered.
 
-let server: NatsServerProcess;
-let adm: Admin;
-let side: JetStreamSide;
-
-beforeAll(async () => {
-  server = await NatsServerProcess.start();
-  adm = await admin(server.url);
-  side = new JetStreamSide({ log: testLog });
-});
-
-afterAll(async () => {
-  await side?.close();
-  await adm?.close();
-  await server?.stop();
-});
+const ctx = useSideTestEnv();
 
 function channel(): ResolvedChannel {
   const name = uniqueName("lag");
@@ -31,12 +17,12 @@ function channel(): ResolvedChannel {
 describe("lag", () => {
   it("matches what was published, delivered, acked and redelivered", async () => {
     const ch = channel();
-    const target = natsTarget(server.url);
-    await side.sync(ch, target);
-    for (let i = 0; i < 10; i++) await adm.js.publish(ch.stream.subjects[0]!, `m${i}`);
-    const consumer = await adm.js.consumers.get(ch.stream.name, ch.consumer.name);
+    const target = natsTarget(ctx.server.url);
+    await ctx.side.sync(ch, target);
+    for (let i = 0; i < 10; i++) await ctx.adm.js.publish(ch.stream.subjects[0]!, `m${i}`);
+    const consumer = await ctx.adm.js.consumers.get(ch.stream.name, ch.consumer.name);
 
-    let q = (await side.sync(ch, target)).queue!;
+    let q = (await ctx.side.sync(ch, target)).queue!;
     expect(q).toMatchObject({
       stream: { name: ch.stream.name, messages: 10, firstSeq: 1, lastSeq: 10 },
       consumer: { name: ch.consumer.name, pending: 10, ackPending: 0, redelivered: 0, waiting: 0 },
@@ -46,13 +32,13 @@ describe("lag", () => {
 
     const delivered = [];
     for (let i = 0; i < 4; i++) delivered.push((await consumer.next({ expires: 1_000 }))!);
-    q = (await side.readQueue(ch, target))!;
+    q = (await ctx.side.readQueue(ch, target))!;
     expect(q.consumer).toMatchObject({ pending: 6, ackPending: 4 });
     expect(q.lag).toBe(10);
 
     await delivered[0]!.ackAck();
     await delivered[1]!.ackAck();
-    q = (await side.sync(ch, target)).queue!;
+    q = (await ctx.side.sync(ch, target)).queue!;
     expect(q).toMatchObject({ stream: { messages: 8, firstSeq: 3 }, consumer: { pending: 6, ackPending: 2 }, lag: 8 });
 
     delivered[2]!.nak();
@@ -63,7 +49,7 @@ describe("lag", () => {
       if (m.info.deliveryCount === 2) break;
       extra += 1;
     }
-    q = (await side.sync(ch, target)).queue!;
+    q = (await ctx.side.sync(ch, target)).queue!;
     expect(q.consumer).toMatchObject({ pending: 6 - extra, ackPending: 2 + extra, redelivered: 1 });
     expect(q.lag).toBe(8);
 
@@ -72,7 +58,7 @@ describe("lag", () => {
       for await (const m of await consumer.fetch({ max_messages: 100, expires: 1_000 })) m.ack();
     })();
     const w = await waitFor("a waiting pull", async () => {
-      const s = await side.readQueue(ch, target);
+      const s = await ctx.side.readQueue(ch, target);
       return s && s.consumer.waiting > 0 ? s : null;
     });
     expect(w.consumer.waiting).toBe(1);
@@ -80,19 +66,19 @@ describe("lag", () => {
   });
 
   it("reads many channels' queues with bounded concurrency, two requests each", async () => {
-    const target = natsTarget(server.url);
+    const target = natsTarget(ctx.server.url);
     const channels = Array.from({ length: 40 }, () => channel());
     for (const [i, ch] of channels.entries()) {
-      await side.sync(ch, target);
-      for (let k = 0; k < i % 5; k++) await adm.js.publish(ch.stream.subjects[0]!, "x");
+      await ctx.side.sync(ch, target);
+      for (let k = 0; k < i % 5; k++) await ctx.adm.js.publish(ch.stream.subjects[0]!, "x");
     }
     const missing = channel(); // never synced: no stream
     const unreachable = channel();
     const nowhere = natsTarget(`nats://127.0.0.1:${await freePort()}`);
 
     let result!: Awaited<ReturnType<JetStreamSide["readQueues"]>>;
-    const requests = await countApiRequests(adm.nc, async () => {
-      result = await side.readQueues(
+    const requests = await countApiRequests(ctx.adm.nc, async () => {
+      result = await ctx.side.readQueues(
         [...channels.map((ch) => ({ channel: ch, target })), { channel: missing, target }, { channel: unreachable, target: nowhere }],
         8,
       );
