@@ -18,6 +18,7 @@ export interface ResolvedChannelOverrides {
     deadLetter?: (Partial<ResolvedDeadLetter> & { subject: string }) | null;
   };
   scaling?: Partial<ResolvedScaling>;
+  workload?: ResolvedChannel["workload"];
 }
 
 let counter = 0;
@@ -79,7 +80,7 @@ export function makeResolvedChannel(o: ResolvedChannelOverrides = {}): ResolvedC
     connection: o.connection ?? null,
     stream,
     consumer,
-    workload: { kind: "scaleTarget", ref: { apiVersion: "apps/v1", kind: "Deployment", name: `${name}-consumer` } },
+    workload: o.workload ?? { kind: "scaleTarget", ref: { apiVersion: "apps/v1", kind: "Deployment", name: `${name}-consumer` } },
     scaling,
     deletionPolicy: o.deletionPolicy ?? "Retain",
     paused: false,

@@ -1,10 +1,8 @@
-import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { resolveChannel, validateChannel } from "../api/index.js";
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ChannelStatus, PointToPointChannel } from "../api/types.js";
-import { consumerEnv } from "../plan/consumer-env.js";
-import { mergeConditions, transitions, type Verdicts } from "../plan/conditions.js";
+import { composeStatus, consumerEnv, sameStatus, transitions, workloadVerdict, type StatusInput } from "../plan/index.js";
 import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
 import { verdictOf } from "./errors.js";
 import type { OperatorMetrics } from "./metrics.js";
@@ -100,7 +98,7 @@ export class ChannelReconciler {
     } catch (err) {
       const verdict = verdictOf(err, "ConnectionInvalid");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "cannot resolve the NATS connection");
-      await this.writeStatus(channel, { stream: verdict, consumer: verdict }, await this.safeObserve(resolved));
+      await this.writeStatus(channel, { stream: verdict, consumer: verdict, observed: await this.safeObserve(resolved) });
       return { backoff: true };
     }
 
@@ -118,21 +116,16 @@ export class ChannelReconciler {
     const observed = await this.applyWorkload(resolved, target, nats);
     const scaled = await this.scale(channel, resolved, nats, observed, childLog);
 
-    await this.writeStatus(
-      channel,
-      {
-        stream: nats.stream,
-        consumer: nats.consumer,
-        workload: workloadVerdict(resolved, scaled.observed),
-        scaling: scaled.verdict,
-      },
-      scaled.observed,
-      {
-        nats,
-        desiredReplicas: scaled.desired,
-        lastScale: scaled.lastScale,
-      },
-    );
+    await this.writeStatus(channel, {
+      stream: nats.stream,
+      consumer: nats.consumer,
+      workload: workloadVerdict(resolved, scaled.observed),
+      scaling: scaled.verdict,
+      observed: scaled.observed,
+      nats,
+      desiredReplicas: scaled.desired,
+      lastScale: scaled.lastScale,
+    });
     if (natsFailed) return { backoff: true };
     return { requeueAfterMs: resolved.scaling.pollIntervalMs };
   }
@@ -235,59 +228,17 @@ export class ChannelReconciler {
     }
   }
 
-  /** Composes status from verdicts and observations; writes only when it differs from what is stored. */
-  private async writeStatus(
-    channel: PointToPointChannel,
-    verdicts: {
-      invalid?: Verdicts[keyof Verdicts];
-      stream?: Verdicts["StreamReady"];
-      consumer?: Verdicts["ConsumerReady"];
-      workload?: Verdicts["WorkloadReady"];
-      scaling?: Verdicts["ScalingActive"];
-    },
-    observed?: WorkloadObservation,
-    extra?: { nats: NatsSyncResult; desiredReplicas: number; lastScale: { time: string; reason: string } | null },
-  ): Promise<void> {
+  /** Composes status from this reconcile's conclusions; writes only when it differs from what is stored. */
+  private async writeStatus(channel: PointToPointChannel, input: StatusInput): Promise<void> {
     const before = channel.status ?? {};
-    const generation = channel.metadata.generation ?? 0;
-    const v: Verdicts = verdicts.invalid
-      ? {
-          StreamReady: verdicts.invalid,
-          ConsumerReady: verdicts.invalid,
-          WorkloadReady: verdicts.invalid,
-          ScalingActive: verdicts.invalid,
-        }
-      : {
-          ...(verdicts.stream && { StreamReady: verdicts.stream }),
-          ...(verdicts.consumer && { ConsumerReady: verdicts.consumer }),
-          ...(verdicts.workload && { WorkloadReady: verdicts.workload }),
-          ...(verdicts.scaling && { ScalingActive: verdicts.scaling }),
-        };
-    const nowIso = new Date(this.now()).toISOString();
-    const conditions = mergeConditions(before.conditions, v, generation, nowIso);
-    const status: ChannelStatus = { ...before, observedGeneration: generation, conditions };
-    const queue = extra?.nats.queue;
-    if (queue) {
-      status.stream = queue.stream;
-      status.consumer = queue.consumer;
-      status.lag = queue.lag;
-    }
-    if (extra && extra.nats.deadLetters !== null) status.deadLetters = extra.nats.deadLetters;
-    if (observed?.exists) status.replicas = observed.replicas;
-    if (observed?.target) status.target = observed.target;
-    if (extra) status.desiredReplicas = extra.desiredReplicas;
-    if (extra?.lastScale) {
-      status.lastScaleTime = extra.lastScale.time;
-      status.lastScaleReason = extra.lastScale.reason;
-    }
-
+    const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(this.now()).toISOString(), input);
     // One event per change of Ready (status or reason), which names the condition at fault: never one per poll.
-    for (const changed of transitions(before.conditions, conditions)) {
+    for (const changed of transitions(before.conditions, status.conditions ?? [])) {
       if (changed.type !== "Ready" || changed.reason === "Reconciling") continue;
       this.deps.events.record(channel, changed.status === "True" ? "Normal" : "Warning", changed.reason, changed.message);
     }
     this.publish(channel, status);
-    if (isDeepStrictEqual(normalize(before), normalize(status))) return;
+    if (sameStatus(before, status)) return;
     await this.deps.source.writeStatus(channel, status);
   }
 
@@ -314,27 +265,4 @@ export class ChannelReconciler {
       for (const g of [m.lag, m.replicas, m.desiredReplicas, m.deadLetters]) g.delete({ namespace, name });
     }
   }
-}
-
-function workloadVerdict(resolved: ResolvedChannel, observed: WorkloadObservation) {
-  if (observed.blocked) return observed.blocked;
-  const name = resolved.workload.kind === "template" ? resolved.workload.deploymentName : resolved.workload.ref.name;
-  if (!observed.exists) {
-    return resolved.workload.kind === "scaleTarget"
-      ? { status: "False" as const, reason: "ScaleTargetNotFound", message: `${resolved.workload.ref.kind} ${name} not found: create it, or fix workload.scaleTargetRef` }
-      : { status: "False" as const, reason: "WorkloadPending", message: `creating ${name}` };
-  }
-  if (observed.readyReplicas < observed.replicas) {
-    return {
-      status: "True" as const,
-      reason: "ReplicasStarting",
-      message: `${name}: ${observed.readyReplicas}/${observed.replicas} replicas ready`,
-    };
-  }
-  return { status: "True" as const, reason: "WorkloadReady", message: `${name}: ${observed.readyReplicas}/${observed.replicas} replicas ready` };
-}
-
-/** Status comparison ignores key order and undefined fields. */
-function normalize(status: ChannelStatus): unknown {
-  return JSON.parse(JSON.stringify(status));
 }

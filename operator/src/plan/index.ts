@@ -2,6 +2,7 @@
 export { capabilitiesOf, parseServerVersion, versionAtLeast, type ServerCapabilities } from "./capabilities.js";
 export { mergeConditions, readyVerdict, transitions, type Verdicts } from "./conditions.js";
 export { CREDENTIALS_DIR, CREDENTIAL_FILES, consumerEnv, maxBatch } from "./consumer-env.js";
+export { composeStatus, sameStatus, workloadVerdict, type StatusInput } from "./channel-status.js";
 export {
   MOVER_CONSUMER_NAME,
   advisoryStreamName,

@@ -1,0 +1,79 @@
+import type { ResolvedChannel } from "../api/resolved.js";
+import type { ChannelStatus } from "../api/types.js";
+import type { ConditionVerdict, NatsSyncResult, WorkloadObservation } from "../controller/ports.js";
+import { mergeConditions, type Verdicts } from "./conditions.js";
+
+/** What one reconcile concluded, for the status it writes. */
+export interface StatusInput {
+  /** A verdict that stands for every condition: an invalid spec or a refused subject policy. */
+  invalid?: ConditionVerdict;
+  stream?: ConditionVerdict;
+  consumer?: ConditionVerdict;
+  workload?: ConditionVerdict;
+  scaling?: ConditionVerdict;
+  observed?: WorkloadObservation;
+  nats?: NatsSyncResult;
+  desiredReplicas?: number;
+  lastScale?: { time: string; reason: string } | null;
+}
+
+/** The next status: previous status overlaid with this reconcile's verdicts and readings. */
+export function composeStatus(before: ChannelStatus, generation: number, nowIso: string, input: StatusInput): ChannelStatus {
+  const verdicts: Verdicts = input.invalid
+    ? { StreamReady: input.invalid, ConsumerReady: input.invalid, WorkloadReady: input.invalid, ScalingActive: input.invalid }
+    : {
+        ...(input.stream && { StreamReady: input.stream }),
+        ...(input.consumer && { ConsumerReady: input.consumer }),
+        ...(input.workload && { WorkloadReady: input.workload }),
+        ...(input.scaling && { ScalingActive: input.scaling }),
+      };
+  const status: ChannelStatus = {
+    ...before,
+    observedGeneration: generation,
+    conditions: mergeConditions(before.conditions, verdicts, generation, nowIso),
+  };
+  const queue = input.nats?.queue;
+  if (queue) {
+    status.stream = queue.stream;
+    status.consumer = queue.consumer;
+    status.lag = queue.lag;
+  }
+  if (input.nats && input.nats.deadLetters !== null) status.deadLetters = input.nats.deadLetters;
+  if (input.observed?.exists) status.replicas = input.observed.replicas;
+  if (input.observed?.target) status.target = input.observed.target;
+  if (input.desiredReplicas !== undefined) status.desiredReplicas = input.desiredReplicas;
+  if (input.lastScale) {
+    status.lastScaleTime = input.lastScale.time;
+    status.lastScaleReason = input.lastScale.reason;
+  }
+  return status;
+}
+
+/** WorkloadReady from what the driver observed. */
+export function workloadVerdict(channel: ResolvedChannel, observed: WorkloadObservation): ConditionVerdict {
+  if (observed.blocked) return observed.blocked;
+  const workload = channel.workload;
+  const name = workload.kind === "template" ? workload.deploymentName : workload.ref.name;
+  if (!observed.exists) {
+    return workload.kind === "scaleTarget"
+      ? { status: "False", reason: "ScaleTargetNotFound", message: `${workload.ref.kind} ${name} not found: create it, or fix workload.scaleTargetRef` }
+      : { status: "False", reason: "WorkloadPending", message: `creating ${name}` };
+  }
+  const message = `${name}: ${observed.readyReplicas}/${observed.replicas} replicas ready`;
+  return observed.readyReplicas < observed.replicas
+    ? { status: "True", reason: "ReplicasStarting", message }
+    : { status: "True", reason: "WorkloadReady", message };
+}
+
+/** Status equality that ignores key order and undefined fields. */
+export function sameStatus(a: ChannelStatus, b: ChannelStatus): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : v,
+  );
+}
