@@ -217,7 +217,12 @@ export class Runner {
       this.o.metrics.messages.terminated++;
       return;
     }
+    // Keep the application's own headers, as the operator's mover does; Nats-Msg-Id is replaced below.
     const h = headers();
+    for (const [name, values] of msg.headers ?? []) {
+      if (name === "Nats-Msg-Id") continue;
+      for (const value of values) h.append(name, value);
+    }
     h.set(DeadLetterHeaders.OriginalStream, this.o.stream);
     h.set(DeadLetterHeaders.OriginalSubject, msg.subject);
     h.set(DeadLetterHeaders.OriginalSequence, String(msg.seq));

@@ -89,7 +89,9 @@ export class Controller {
     }
     if (!this.running) return;
     if ("backoff" in result) {
-      metrics?.reconcileTotal.inc({ ...labels, result: "requeue" });
+      // Something the channel needs failed (NATS, a Secret): an error for the metrics, retried with backoff.
+      metrics?.reconcileErrors.inc(labels);
+      metrics?.reconcileTotal.inc({ ...labels, result: "error" });
       this.queue.addRateLimited(key);
       return;
     }

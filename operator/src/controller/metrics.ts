@@ -115,13 +115,13 @@ export function operatorMetrics(registry = new Registry()) {
     reconcileTotal: registry.register(new Counter("controller_runtime_reconcile_total", "Reconciles by result")),
     reconcileErrors: registry.register(new Counter("controller_runtime_reconcile_errors_total", "Reconciles that failed")),
     reconcileTime: registry.register(new Histogram("controller_runtime_reconcile_time_seconds", "Time per reconcile")),
-    workqueueDepth: registry.register(new Gauge("workqueue_depth", "Keys waiting in the work queue")),
+    workqueueDepth: registry.register(new Gauge("workqueue_depth", "Keys ready and waiting for a worker")),
     leader: registry.register(new Gauge("leader_election_master_status", "1 when this instance leads")),
     lag: registry.register(new Gauge("p2p_channel_lag", "Pending plus ack-pending messages of a channel")),
     replicas: registry.register(new Gauge("p2p_channel_replicas", "Current consumer replicas of a channel")),
     desiredReplicas: registry.register(new Gauge("p2p_channel_desired_replicas", "Replicas the scaling policy wants")),
     scaleEvents: registry.register(new Counter("p2p_scale_events_total", "Replica changes made, by direction")),
-    deadLetters: registry.register(new Gauge("p2p_dead_letters_total", "Messages held in a channel's dead-letter stream")),
+    deadLetters: registry.register(new Gauge("p2p_dead_letters_total", "Messages held in a channel's dead-letter stream now (a gauge: expiry and replays lower it)")),
   };
 }
 

@@ -32,7 +32,7 @@ export function consumerEnv(
     P2P_CONSUMER: channel.consumer.name,
     P2P_SUBJECTS: channel.stream.subjects.join(","),
     P2P_MAX_BATCH: String(maxBatch(channel)),
-    P2P_ACK_WAIT_MS: String(channel.consumer.ackWaitMs),
+    P2P_ACK_WAIT_MS: String(effectiveAckWaitMs(channel)),
   };
   if (channel.consumer.deadLetter) env.P2P_DLQ_SUBJECT = channel.consumer.deadLetter.subject;
   const creds = target.credentials;
@@ -47,4 +47,9 @@ export function consumerEnv(
 
 export function maxBatch(channel: ResolvedChannel): number {
   return Math.max(1, Math.floor(channel.consumer.maxAckPending / Math.max(1, channel.scaling.maxReplicas)));
+}
+
+/** With a backoff the server uses backoff[0] as the first delivery's ack wait, whatever ackWait says. */
+export function effectiveAckWaitMs(channel: ResolvedChannel): number {
+  return channel.consumer.backoffMs[0] ?? channel.consumer.ackWaitMs;
 }

@@ -45,6 +45,7 @@ describe("consumer template: failing messages", () => {
       expect(JSON.parse(badDose.string())).toMatchObject({ eventId: "evt-1", dose: 0 });
       const notJson = byId.get("raw-1")!;
       expect(notJson.header.get("P2P-Reason")).toBe("not JSON");
+      expect(notJson.header.get("Traceparent")).toBe(`00-${"1".repeat(32)}-${"2".repeat(16)}-01`);
       expect(notJson.string()).toBe("{not json");
     } finally {
       await replica.stop();

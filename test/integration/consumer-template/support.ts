@@ -105,9 +105,10 @@ export async function publishEvents(
   return ids;
 }
 
-/** Publishes raw bytes with an id, for malformed events. */
+/** Publishes raw bytes with an id (and an application header), for malformed events. */
 export async function publishRaw(nc: NatsConnection, subject: string, data: string, msgId: string): Promise<void> {
   const h = headers();
+  h.set("Traceparent", `00-${"1".repeat(32)}-${"2".repeat(16)}-01`);
   await jetstream(nc).publish(subject, data, { msgID: msgId, headers: h });
 }
 
