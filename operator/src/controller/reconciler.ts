@@ -49,6 +49,8 @@ export interface ChannelSnapshot {
 export class ChannelReconciler {
   private readonly scaling = new Map<string, ScalingState>();
   private readonly lastRate = new Map<string, number | null>();
+  /** The last validation per channel: the spec only changes with its generation, the poll comes every few seconds. */
+  private readonly validated = new Map<string, { version: string; issues: ReturnType<typeof validateChannel> }>();
   private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
   private readonly now: () => number;
 
@@ -68,7 +70,7 @@ export class ChannelReconciler {
     }
     const log = this.deps.log.child({ namespace: channel.metadata.namespace, name: channel.metadata.name });
 
-    const issues = validateChannel(channel);
+    const issues = this.validate(key, channel);
     if (issues.length > 0) {
       const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
       if (channel.metadata.deletionTimestamp) {
@@ -256,9 +258,21 @@ export class ChannelReconciler {
     for (const listener of this.listeners) listener(snapshot);
   }
 
+  private validate(key: string, channel: PointToPointChannel): ReturnType<typeof validateChannel> {
+    const { uid, generation } = channel.metadata;
+    if (uid === undefined || generation === undefined) return validateChannel(channel);
+    const version = `${uid}/${generation}/${channel.apiVersion}/${channel.kind}`;
+    const cached = this.validated.get(key);
+    if (cached?.version === version) return cached.issues;
+    const issues = validateChannel(channel);
+    this.validated.set(key, { version, issues });
+    return issues;
+  }
+
   private forget(key: string): void {
     this.scaling.delete(key);
     this.lastRate.delete(key);
+    this.validated.delete(key);
     const m = this.deps.metrics;
     if (m) {
       const [namespace = "", name = ""] = key.split("/");

@@ -13,6 +13,7 @@ import {
 import type { KubeInformers } from "./informers.js";
 import type { ChannelObject, Deployment, Scale } from "./objects.js";
 import { isAlreadyExists, isConflict, isNotFound, objectPath, type KubeRest } from "./rest.js";
+import { ScaleTargetIndex } from "./scale-target-index.js";
 
 /** Plurals of the kinds a scaleTargetRef usually names; others fall back to lower-case + "s". */
 const KNOWN_PLURALS: Record<string, string> = {
@@ -34,6 +35,7 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
   private readonly created = new Map<string, { deployment: Deployment; atMs: number }>();
   /** The generation our last template update produced, per Deployment uid: server-side canonicalisation is not drift. */
   private readonly updatedGeneration = new Map<string, { hash: string; generation: number }>();
+  private readonly scaleTargets: ScaleTargetIndex;
 
   constructor(
     private readonly rest: KubeRest,
@@ -43,6 +45,7 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
     // Once the informer has seen a Deployment we created (or its deletion), its cache is the truth.
     const seen = (d: Deployment) => this.created.delete(`${d.metadata.namespace}/${d.metadata.name}`);
     informers.deployments.on({ onAdd: seen, onDelete: seen });
+    this.scaleTargets = new ScaleTargetIndex(informers.channels);
   }
 
   async observe(channel: ResolvedChannel): Promise<WorkloadObservation> {
@@ -163,9 +166,10 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
     }
     const self = this.informers.channels.get(ns, channel.owner.name);
     const selfRank = rank(self?.metadata ?? { name: channel.owner.name });
-    const rival = this.informers.channels
-      .list(ns)
-      .filter((c) => c.metadata.name !== channel.owner.name && !c.metadata.deletionTimestamp && targets(c, ref.kind, ref.name))
+    const rival = this.scaleTargets
+      .channelsTargeting(ns, ref.kind, ref.name)
+      .filter((c) => c.metadata.name !== channel.owner.name && !c.metadata.deletionTimestamp)
+      .sort((a, b) => (rank(a.metadata) < rank(b.metadata) ? -1 : 1))
       .find((c) => rank(c.metadata) < selfRank);
     if (rival) {
       return {
@@ -226,11 +230,6 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
     const plural = KNOWN_PLURALS[kind] ?? `${kind.toLowerCase()}s`;
     return objectPath(group, version, plural, ns, name, "scale");
   }
-}
-
-function targets(c: ChannelObject, kind: string, name: string): boolean {
-  const ref = c.spec?.workload?.scaleTargetRef;
-  return ref?.name === name && (ref.kind ?? "Deployment") === kind;
 }
 
 /** Older channels rank first (creationTimestamp, then name), so every channel agrees on who scales a shared target. */

@@ -67,13 +67,21 @@ export function workloadVerdict(channel: ResolvedChannel, observed: WorkloadObse
 
 /** Status equality that ignores key order and undefined fields. */
 export function sameStatus(a: ChannelStatus, b: ChannelStatus): boolean {
-  return canonical(a) === canonical(b);
+  return sameJson(a, b);
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
-      : v,
-  );
+// A walk rather than comparing two key-sorted JSON.stringify results: this runs on every poll
+// of every channel, and the strings were a twentieth of the operator's CPU at 1,000 channels.
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => sameJson(x ?? null, b[i] ?? null));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x).filter((k) => x[k] !== undefined);
+  if (keys.length !== Object.keys(y).filter((k) => y[k] !== undefined).length) return false;
+  return keys.every((k) => Object.hasOwn(y, k) && sameJson(x[k], y[k]));
 }
