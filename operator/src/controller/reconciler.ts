@@ -73,10 +73,7 @@ export class ChannelReconciler {
     const issues = this.validate(key, channel);
     if (issues.length > 0) {
       const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
-      if (channel.metadata.deletionTimestamp) {
-        await this.deps.source.setFinalizer(channel, false);
-        return { done: true };
-      }
+      if (channel.metadata.deletionTimestamp) return this.finalizeInvalid(channel, log);
       await this.writeStatus(channel, { invalid: { status: "False", reason: "InvalidSpec", message } });
       log.warn({ issues }, "channel spec is invalid; waiting for a change");
       return { done: true };
@@ -137,20 +134,21 @@ export class ChannelReconciler {
       const target = await this.deps.connections.resolve(resolved);
       await this.deps.nats.finalize(resolved, target);
     } catch (err) {
-      const ageMs = this.now() - Date.parse(channel.metadata.deletionTimestamp ?? "");
-      const giveUpMs = this.deps.deletionGiveUpMs ?? 5 * 60_000;
-      if (!(ageMs >= giveUpMs) || resolved.deletionPolicy === "Retain") {
-        if (resolved.deletionPolicy === "Delete") {
-          log.warn({ err: (err as Error).message }, "cannot delete the NATS side yet; retrying");
-          this.deps.events.record(channel, "Warning", "DeletionBlocked", `cannot delete stream ${resolved.stream.name}: ${(err as Error).message}`);
+      // Retain leaves the server as it is, so nothing there has to answer; Delete waits for it, up to a point.
+      if (resolved.deletionPolicy === "Delete") {
+        const { reason, message } = verdictOf(err, "NATSUnavailable");
+        const ageMs = this.now() - Date.parse(channel.metadata.deletionTimestamp ?? "");
+        const giveUpMs = this.deps.deletionGiveUpMs ?? 5 * 60_000;
+        if (!(ageMs >= giveUpMs)) {
+          log.warn({ reason, err: message }, "cannot delete the NATS side yet; retrying");
+          this.deps.events.record(channel, "Warning", "DeletionBlocked", `cannot delete stream ${resolved.stream.name} (${reason}): ${message}`);
           return { backoff: true };
         }
-      } else {
         this.deps.events.record(
           channel,
           "Warning",
-          "NATSUnavailable",
-          `gave up deleting stream ${resolved.stream.name} after ${Math.round(ageMs / 1000)}s: the NATS side is left as it is`,
+          reason,
+          `gave up deleting stream ${resolved.stream.name} after ${Math.round(ageMs / 1000)}s (${message}): the NATS side is left as it is`,
         );
       }
     }
@@ -159,6 +157,20 @@ export class ChannelReconciler {
     this.forget(resolved.key);
     log.info({ deletionPolicy: resolved.deletionPolicy }, "channel finalized");
     return { done: true };
+  }
+
+  /** A channel deleted while its spec is invalid: finalize what can still be named, never block the deletion. */
+  private async finalizeInvalid(channel: PointToPointChannel, log: Logger): Promise<ReconcileResult> {
+    let resolved: ResolvedChannel;
+    try {
+      resolved = resolveChannel(channel);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "deleted channel's spec cannot be resolved: the NATS side is left as it is");
+      await this.deps.source.setFinalizer(channel, false);
+      this.forget(`${channel.metadata.namespace ?? "default"}/${channel.metadata.name}`);
+      return { done: true };
+    }
+    return this.finalize(channel, resolved, log);
   }
 
   private async applyWorkload(resolved: ResolvedChannel, target: ConnectionTarget, nats: NatsSyncResult): Promise<WorkloadObservation> {

@@ -254,6 +254,31 @@ describe("ChannelReconciler", () => {
     expect(t.source.channels.has("health/register")).toBe(false);
   });
 
+  it("applies deletionPolicy Delete to a channel deleted while its spec is invalid", async () => {
+    const t = setup({ deletionPolicy: "Delete" });
+    await t.reconciler.reconcile("health/register");
+    const stored = t.source.channels.get("health/register")!;
+    stored.spec.scaling = { minReplicas: 5, maxReplicas: 2 };
+    stored.metadata.generation = 2;
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.condition("Ready")?.reason).toBe("InvalidSpec");
+    stored.metadata.deletionTimestamp = new Date(Date.parse("2026-01-01T00:00:00Z")).toISOString();
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.nats.finalized).toEqual(["health_register:Delete"]);
+    expect(t.workload.released).toBe(true);
+    expect(t.source.channels.has("health/register")).toBe(false);
+  });
+
+  it("names the real cause when it gives up deleting the NATS side", async () => {
+    const t = setup({ deletionPolicy: "Delete" });
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.metadata.deletionTimestamp = new Date(Date.parse("2026-01-01T00:00:00Z")).toISOString();
+    t.nats.fail = Object.assign(new Error("authorization violation"), { reason: "AuthFailed" });
+    t.tick(6 * 60_000);
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.events.list.filter((e) => e.startsWith("Warning AuthFailed gave up deleting stream health_register"))).toHaveLength(1);
+  });
+
   it("does not scale a blocked workload", async () => {
     const t = setup();
     t.workload.exists = true;
