@@ -59,7 +59,7 @@ export async function applyNatsPlan(jsm: JetStreamManager, plan: NatsPlan, gathe
       continue;
     }
     if (action.kind === "deleteStream") {
-      log.info({ stream: action.name, role: action.role }, "deleting stream");
+      log.info({ streamName: action.name, role: action.role }, "deleting stream");
       await deleteStream(jsm, action.name);
       out.streams[action.role] = null;
       continue;
@@ -93,10 +93,10 @@ async function applyStream(
   log: Logger,
 ): Promise<StreamInfo> {
   if (action.kind === "createStream") {
-    log.info({ stream: action.settings.name, role: action.role }, "creating stream");
+    log.info({ streamName: action.settings.name, role: action.role }, "creating stream");
     return jsm.streams.add(streamConfig(action.settings));
   }
-  log.info({ stream: action.settings.name, role: action.role, diff: action.diff }, "updating stream");
+  log.info({ streamName: action.settings.name, role: action.role, diff: action.diff }, "updating stream");
   const current = gathered.streams[action.role]?.config;
   return jsm.streams.update(action.settings.name, streamConfig(action.settings, current ?? undefined));
 }
@@ -108,10 +108,10 @@ async function applyConsumer(
 ): Promise<ConsumerInfo> {
   const s = action.settings;
   if (action.kind === "createConsumer") {
-    log.info({ stream: s.stream, consumer: s.name, role: action.role }, "creating consumer");
+    log.info({ streamName: s.stream, consumerName: s.name, role: action.role }, "creating consumer");
     return jsm.consumers.add(s.stream, consumerConfig(s));
   }
-  log.info({ stream: s.stream, consumer: s.name, role: action.role, diff: action.diff }, "updating consumer");
+  log.info({ streamName: s.stream, consumerName: s.name, role: action.role, diff: action.diff }, "updating consumer");
   return jsm.consumers.update(s.stream, s.name, consumerUpdate(s));
 }
 

@@ -53,7 +53,7 @@ export class NatsConnectionPool {
   private readonly log: Logger;
 
   constructor(private readonly options: ConnectionPoolOptions = {}) {
-    this.log = (options.log ?? rootLog).child({ component: "nats-pool" });
+    this.log = (options.log ?? rootLog).child({ part: "connection-pool" });
   }
 
   /** The connection for `target`, held on behalf of `holder` until release(holder). */

@@ -100,7 +100,7 @@ export class JetStreamSide implements NatsSide {
       for (const kept of plan.kept) log.warn(kept, "not deleting a stream this channel does not own");
       for (const action of plan.actions) {
         if (action.kind !== "deleteStream") continue;
-        log.info({ stream: action.name, role: action.role }, "deleting stream (deletionPolicy Delete)");
+        log.info({ streamName: action.name, role: action.role }, "deleting stream (deletionPolicy Delete)");
         await deleteStream(conn.jsm, action.name);
       }
     } catch (err) {
