@@ -22,8 +22,13 @@ import { connect } from "@nats-io/transport-node";
 import { stringify } from "yaml";
 import { ROOT, lines, log, onCleanup, round, runBenchmark, sleep, spawnChild, startNats, stopChild, waitFor } from "./lib/harness.mjs";
 
-// Sized so that the ideal drains in about 25 s on this machine (8 replicas x ~185 msgs/s).
-const N = Number(process.env.BENCH_BURST_N ?? 36_000);
+// The main burst is sized so that the ideal drains in about 25 s on this machine (8 replicas x
+// ~190 msgs/s); the short one in about 4 s. KEDA's handicap is a roughly fixed delay (the HPA
+// phase, then 15 s per scale-up step), so its ratio to ours depends on the burst's size.
+const BURSTS = [
+  { label: "main", messages: Number(process.env.BENCH_BURST_N ?? 36_000) },
+  { label: "short", messages: Number(process.env.BENCH_BURST_SHORT_N ?? 6_000) },
+];
 const WORK_MS = Number(process.env.BENCH_BURST_WORK_MS ?? 20);
 const MIN = 1;
 const MAX = 8;
@@ -45,17 +50,33 @@ await runBenchmark("burst-drain", 540_000, async () => {
   onCleanup(() => nc.close());
   const jsm = await jetstreamManager(nc);
 
-  const runs = {};
-  for (const variant of ["ideal", "ours", "keda"]) {
-    runs[variant] = await runVariant({ variant, url, dir, nc, jsm });
-    log(`${variant}: ${JSON.stringify(runs[variant])}`);
+  const results = {};
+  for (const burst of BURSTS) {
+    const runs = {};
+    for (const variant of ["ideal", "ours", "keda"]) {
+      runs[variant] = await runVariant({ variant, messages: burst.messages, label: burst.label, url, dir, nc, jsm });
+      log(`${burst.label} ${variant}: ${JSON.stringify(runs[variant])}`);
+    }
+    const { ideal, ours, keda } = runs;
+    const ratio = (a, b) => round(a / b);
+    results[burst.label] = {
+      messages: burst.messages,
+      runs,
+      ratios: {
+        oursDrainVsIdeal: ratio(ours.drainSeconds, ideal.drainSeconds),
+        kedaDrainVsOurs: ratio(keda.drainSeconds, ours.drainSeconds),
+        kedaDrainVsIdeal: ratio(keda.drainSeconds, ideal.drainSeconds),
+        oursReplicaSecondsVsIdeal: ratio(ours.replicaSecondsToDrain, ideal.replicaSecondsToDrain),
+        oursReplicaSecondsVsKeda: ratio(ours.replicaSecondsToDrain, keda.replicaSecondsToDrain),
+        oursReactionPolls: round(ours.reactionSeconds / (POLL_MS / 1000), 1),
+      },
+    };
   }
 
-  const { ideal, ours, keda } = runs;
-  const ratio = (a, b) => round(a / b);
-  const result = {
+  const main = results.main;
+  const ours = main.runs.ours;
+  return {
     setup: {
-      messages: N,
       workMsPerMessage: WORK_MS,
       concurrencyPerReplica: 4,
       minReplicas: MIN,
@@ -64,23 +85,17 @@ await runBenchmark("burst-drain", 540_000, async () => {
       ours: { pollInterval: "1s", scaleDownWindow: `${OURS_SCALE_DOWN_WINDOW_S}s`, scaleUpMaxStep: 4 },
       keda: { hpaSync: "15s", metric: "fresh per HPA sync", scaleUp: "max(4 pods, 100%) per 15s", scaleDownWindow: "300s", tolerance: 0.1, firstSyncAfterBurst: "7.5s" },
     },
-    runs,
-    ratios: {
-      oursDrainVsIdeal: ratio(ours.drainSeconds, ideal.drainSeconds),
-      kedaDrainVsOurs: ratio(keda.drainSeconds, ours.drainSeconds),
-      kedaDrainVsIdeal: ratio(keda.drainSeconds, ideal.drainSeconds),
-      oursReplicaSecondsVsIdeal: ratio(ours.replicaSecondsToDrain, ideal.replicaSecondsToDrain),
-      oursReplicaSecondsVsKeda: ratio(ours.replicaSecondsToDrain, keda.replicaSecondsToDrain),
-      oursReactionPolls: round(ours.reactionSeconds / (POLL_MS / 1000), 1),
+    bursts: results,
+    goals: {
+      on: "main burst",
+      drainAtMost1_3xIdeal: main.ratios.oursDrainVsIdeal <= GOALS.drainVsIdealAtMost,
+      atLeast2xFasterThanKeda: main.ratios.kedaDrainVsOurs >= GOALS.fasterThanKedaAtLeast,
+      // What any policy could reach at this size: the ideal's own advantage over KEDA.
+      idealVsKeda: main.ratios.kedaDrainVsIdeal,
+      reactionAtMost2Polls: main.ratios.oursReactionPolls <= GOALS.reactionPollsAtMost,
+      noFlapping: Object.values(results).every((r) => !r.runs.ours.flapped && r.runs.ours.scaleEvents.length <= 4),
     },
   };
-  result.goals = {
-    drainAtMost1_3xIdeal: result.ratios.oursDrainVsIdeal <= GOALS.drainVsIdealAtMost,
-    atLeast2xFasterThanKeda: result.ratios.kedaDrainVsOurs >= GOALS.fasterThanKedaAtLeast,
-    reactionAtMost2Polls: result.ratios.oursReactionPolls <= GOALS.reactionPollsAtMost,
-    noFlapping: !ours.flapped && ours.scaleEvents.length <= 4,
-  };
-  return result;
 });
 
 function channelYaml(name, subject, scaling) {
@@ -132,15 +147,15 @@ function scalingFor(variant, kedaReplicas = MIN) {
   throw new Error(variant);
 }
 
-async function runVariant({ variant, url, dir, nc, jsm }) {
-  const name = `burst-${variant}`;
-  const subject = `bench.burst.${variant}`;
+async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
+  const name = `burst-${label}-${variant}`;
+  const subject = `bench.burst.${label}.${variant}`;
   const file = join(dir, `${name}.yaml`);
   const stream = `default_${name}`;
   await writeFile(file, channelYaml(name, subject, scalingFor(variant)));
 
   const snapshots = [];
-  const local = spawnChild(process.execPath, [`${ROOT}operator/dist/cli/main.js`, "local", file, "--json", "--nats-url", url, "--state-dir", join(dir, `state-${variant}`)]);
+  const local = spawnChild(process.execPath, [`${ROOT}operator/dist/cli/main.js`, "local", file, "--json", "--nats-url", url, "--state-dir", join(dir, `state-${label}-${variant}`)]);
   const stderr = [];
   lines(local.stderr, (l) => stderr.push(l));
   lines(local.stdout, (l) => {
@@ -169,8 +184,8 @@ async function runVariant({ variant, url, dir, nc, jsm }) {
       await sleep(HPA_SYNC_MS - KEDA_FIRST_SYNC_AFTER_BURST_MS);
     }
     burstAtMs = Date.now();
-    await publishBurst(nc, subject);
-    await waitFor("the burst to be stored", async () => (await jsm.streams.info(stream)).state.last_seq - before >= N, { timeoutMs: 20_000 });
+    await publishBurst(nc, subject, messages);
+    await waitFor("the burst to be stored", async () => (await jsm.streams.info(stream)).state.last_seq - before >= messages, { timeoutMs: 20_000 });
 
     // Lag as the driver sees it, every 200 ms: the drain ends when the consumer has nothing left.
     let firstLagAtMs = null;
@@ -215,12 +230,21 @@ async function runVariant({ variant, url, dir, nc, jsm }) {
       maxReplicas: Math.max(initial, ...during.map((s) => s.readyReplicas ?? 0)),
       scaleEvents: events.map((e) => ({ atSeconds: round((e.atMs - burstAtMs) / 1000, 1), from: e.from, to: e.to })),
       flapped,
-      ...(variant === "ours" ? { backToMinSecondsAfterDrain: settledAtMs === null ? null : round((settledAtMs - drainedAtMs) / 1000, 1) } : {}),
+      ...(variant === "ours"
+        ? {
+            backToMinSecondsAfterDrain: settledAtMs === null ? null : round((settledAtMs - drainedAtMs) / 1000, 1),
+            replicaSecondsUntilBackAtMin: settledAtMs === null ? null : round(replicaSeconds(snapshots, burstAtMs, settledAtMs, initial), 0),
+          }
+        : {}),
       ...(variant === "keda"
         ? {
             hpaSyncs: emulator.syncs,
-            // Not waited for: by its rules KEDA holds the peak for the 300 s window after the drain.
+            // Not waited for: by its rules the HPA holds the peak for its 300 s window after the drain.
             backToMinSecondsAfterDrainByItsRules: KEDA_SCALE_DOWN_WINDOW_S,
+            replicaSecondsUntilBackAtMinByItsRules: round(
+              replicaSeconds(snapshots, burstAtMs, drainedAtMs, initial) + KEDA_SCALE_DOWN_WINDOW_S * Math.max(initial, ...during.map((s) => s.replicas ?? 0)),
+              0,
+            ),
           }
         : {}),
     };
@@ -231,9 +255,9 @@ async function runVariant({ variant, url, dir, nc, jsm }) {
 }
 
 /** Core publishes (as the burst from an upstream system would arrive), flushed every 2,000. */
-async function publishBurst(nc, subject) {
+async function publishBurst(nc, subject, messages) {
   const encoder = new TextEncoder();
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < messages; i++) {
     const event = {
       type: "immunisation_administered",
       eventId: `burst-${subject}-${i}`,

@@ -14,7 +14,8 @@ import { ROOT, lines, log, onCleanup, procStats, round, runBenchmark, sleep, spa
 
 const CHANNELS = Number(process.env.BENCH_SCALE_CHANNELS ?? 1_000);
 const STEADY_S = Number(process.env.BENCH_SCALE_STEADY_S ?? 30);
-const SETTLE_S = 10;
+// RSS is highest just after the 1,000 creates (the heap has not shrunk back yet): settle first.
+const SETTLE_S = 20;
 const CREATE_CONCURRENCY = 16;
 const GOALS = { allReadyWithinS: 60, steadyCpuPercentAtMost: 25, rssMbAtMost: 200 };
 const GROUP_PATH = "apis/messaging.p2p.dev/v1alpha1";
@@ -99,7 +100,10 @@ await runBenchmark("operator-scale", 300_000, async () => {
   log(`all ${CHANNELS} Ready after ${allReadySeconds.toFixed(1)} s`);
 
   // Steady state: every channel polls its lag every 2 s.
-  await sleep(SETTLE_S * 1000);
+  for (let s = 0; s < SETTLE_S; s++) {
+    await sleep(1_000);
+    peakRss = Math.max(peakRss, procStats(operator.pid).rssBytes);
+  }
   const jsz = async () => (await (await fetch(`${monitorUrl}/jsz`)).json()).api;
   const cpuOf = (pid) => procStats(pid).cpuSeconds;
   const t0 = performance.now();
@@ -117,6 +121,8 @@ await runBenchmark("operator-scale", 300_000, async () => {
   const pct = (k) => round((100 * (cpu1[k] - cpu0[k])) / seconds, 1);
   const mb = (b) => round(b / 2 ** 20, 0);
   const steadyRssMb = mb(Math.max(...rssSamples));
+  const sortedRss = [...rssSamples].sort((a, b) => a - b);
+  const medianRssMb = mb(sortedRss[Math.floor(sortedRss.length / 2)]);
   const reconciles = await reconcileCount(metricsPort);
   if (process.env.BENCH_HEAP_SNAPSHOT === "1") {
     // Needs NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 and BENCH_KEEP=1: written into the kept dir.
@@ -133,9 +139,10 @@ await runBenchmark("operator-scale", 300_000, async () => {
     allReadySeconds: round(allReadySeconds, 1),
     steady: {
       operatorCpuPercentOfOneCore: pct("operator"),
-      operatorRssMb: steadyRssMb,
+      operatorRssMbMax: steadyRssMb,
+      operatorRssMbMedian: medianRssMb,
       operatorRssMbAtStart: mb(startupRss),
-      peakRssMbWhileCreating: mb(peakRss),
+      operatorRssMbPeakCreatingAndSettling: mb(peakRss),
       jetStreamApiRequestsPerSec: round((api1.total - api0.total) / seconds, 0),
       jetStreamApiErrors: api1.errors - api0.errors,
       natsServerCpuPercent: pct("nats"),
@@ -146,7 +153,8 @@ await runBenchmark("operator-scale", 300_000, async () => {
   result.goals = {
     allReadyWithin60s: allReadySeconds <= GOALS.allReadyWithinS,
     steadyCpuAtMost25Percent: result.steady.operatorCpuPercentOfOneCore <= GOALS.steadyCpuPercentAtMost,
-    rssAtMost200MB: Math.max(steadyRssMb, mb(peakRss)) <= GOALS.rssMbAtMost,
+    steadyRssAtMost200MB: steadyRssMb <= GOALS.rssMbAtMost,
+    rssAtMost200MBEvenRightAfterCreating: Math.max(steadyRssMb, mb(peakRss)) <= GOALS.rssMbAtMost,
   };
   return result;
 });
