@@ -143,7 +143,9 @@ async function timeDrain(jsm, url, serverPid, kind, replicas, count) {
             LOG_LEVEL: "warn",
           };
     const script = kind === "raw" ? `${ROOT}bench/lib/raw-consumer.mjs` : `${ROOT}consumer-template/dist/main.js`;
-    const child = spawnChild(process.execPath, [script], { env });
+    // BENCH_PROF_DIR=DIR: a CPU profile of every consumer process (read with bench/lib/profile-summary.mjs).
+    const prof = process.env.BENCH_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF_DIR}/${kind}-x${replicas}`] : [];
+    const child = spawnChild(process.execPath, [...prof, script], { env });
     lines(child.stdout, (l) => output.push(l));
     lines(child.stderr, (l) => output.push(l));
     procs.push(child);
