@@ -8,6 +8,7 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const BENCHES = ["consumer-throughput.mjs", "burst-drain.mjs", "operator-scale.mjs"];
 const only = process.argv.slice(2);
 const started = Date.now();
+const BUDGET_MS = 10 * 60_000;
 
 const build = spawnSync("npm", ["run", "build", "--silent", "--workspaces"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
 if (build.status !== 0) {
@@ -26,11 +27,19 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 }
 for (const file of BENCHES.filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))) {
   process.stderr.write(`\nbench: ${file}\n`);
+  const left = BUDGET_MS - (Date.now() - started);
   const code = await new Promise((resolve) => {
     current = spawn(process.execPath, [`bench/${file}`], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    // The whole run stays within its ten minutes: a benchmark still running then is stopped
+    // (it cleans up on SIGTERM) and counts as failed.
+    const guard = setTimeout(() => {
+      process.stderr.write(`bench: ${file} stopped: the ten-minute budget is spent\n`);
+      current?.kill("SIGTERM");
+    }, Math.max(1_000, left));
     let out = "";
     current.stdout.on("data", (chunk) => (out += chunk));
     current.on("exit", (c) => {
+      clearTimeout(guard);
       let ok = c === 0;
       for (const line of out.split("\n").filter((l) => l.startsWith("{"))) {
         process.stdout.write(`${line}\n`);
