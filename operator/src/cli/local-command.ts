@@ -69,7 +69,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   const log =
     options.log ??
     pino(
-      { level: process.env.LOG_LEVEL ?? "info", base: { component: "p2p-local" }, timestamp: pino.stdTimeFunctions.isoTime },
+      { level: process.env.LOG_LEVEL ?? "info", base: { name: "p2p-local" }, timestamp: pino.stdTimeFunctions.isoTime },
       destination({ dest: logFile, sync: false, mkdir: true }),
     );
 
@@ -122,6 +122,11 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   };
   process.once("exit", killChildren);
 
+  const rows = () => {
+    const keys = new Set(source.keys());
+    return [...latest.values()].filter((s) => keys.has(s.key)).sort((a, b) => a.key.localeCompare(b.key)).map(rowOf);
+  };
+
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
@@ -156,11 +161,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     workload,
     reconciler,
     events,
-    rows: () => {
-      const keys = new Set(source.keys());
-      return [...latest.values()].filter((s) => keys.has(s.key)).sort((a, b) => a.key.localeCompare(b.key)).map(rowOf);
+    rows,
+    onSnapshot: (listener) => {
+      // A channel that is not requeued (an invalid spec) was reported once already: replay what is known.
+      for (const row of rows()) listener(row);
+      listeners.push(listener);
     },
-    onSnapshot: (listener) => listeners.push(listener),
     stop,
     kill: () => workload.killAll(),
   };
@@ -248,7 +254,14 @@ export async function run(argv: string[]): Promise<number> {
     redraw = setInterval(draw, 1_000);
   }
 
-  return new Promise<number>((resolve) => {
+  return new Promise<number>((resolveRun) => {
+    // The loop's own timers are unref'd; this keeps `p2p local` running until a signal, even with
+    // --nats-url and no valid channel (so no child process) to hold the event loop open.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    const resolve = (code: number) => {
+      clearInterval(keepAlive);
+      resolveRun(code);
+    };
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
