@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsServerProcess } from "../../support/nats-server.js";
 import { channelYaml, ensureTemplateBuilt, isAlive, summarize, waitFor } from "./support.js";
 
 // The commands as a user runs them: `p2p local` and `p2p publish` as real processes, found
@@ -119,5 +120,28 @@ spec:
     }).catch((err: { code: number; stderr: string }) => err);
     expect(result).toMatchObject({ code: 1 });
     expect((result as { stderr: string }).stderr).toMatch(/no NATS server: pass --nats-url, set NATS_URL, or start `p2p local`/);
+  });
+
+  it("with --nats-url and only an invalid channel: keeps running, shows InvalidSpec, exits 0 on SIGINT", async () => {
+    await using server = await NatsServerProcess.start();
+    const file = join(dir, "invalid.yaml");
+    await writeFile(file, channelYaml({ name: "invalid", minReplicas: 3, maxReplicas: 2 }));
+    const child = spawn(P2P[0]!, [...P2P.slice(1), "local", file, "--nats-url", server.url, "--state-dir", join(dir, "state-invalid")], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Line[] = [];
+    createInterface({ input: child.stdout! }).on("line", (line) => out.push(JSON.parse(line) as Line));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      const invalid = () => out.find((l) => l.type === "channel" && l.channel === "default/invalid" && JSON.stringify(l.conditions).includes("InvalidSpec"));
+      await waitFor("InvalidSpec reported", invalid, 20_000);
+      expect(JSON.stringify(invalid())).toMatch(/minReplicas/);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(0);
   });
 });
