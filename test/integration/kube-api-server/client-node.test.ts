@@ -84,6 +84,18 @@ describe("core objects", () => {
     expect(missing).toMatchObject({ kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404, message: 'secrets "creds" not found' });
   });
 
+  it("folds a secret's write-only stringData into data", async () => {
+    const created = await core.createNamespacedSecret({
+      namespace: "team-a",
+      body: { metadata: { name: "string-data" }, data: { user: Buffer.from("old").toString("base64") }, stringData: { user: "register", password: "s3cret" } },
+    });
+    expect(created.stringData).toBeUndefined();
+    const read = await core.readNamespacedSecret({ name: "string-data", namespace: "team-a" });
+    expect(read.stringData).toBeUndefined();
+    expect(Buffer.from(read.data?.["user"] ?? "", "base64").toString()).toBe("register");
+    expect(Buffer.from(read.data?.["password"] ?? "", "base64").toString()).toBe("s3cret");
+  });
+
   it("answers AlreadyExists for a duplicate and Conflict for a stale resourceVersion", async () => {
     await core.createNamespacedSecret({ namespace: "team-a", body: { metadata: { name: "dup" } } });
     const exists = await statusOf(core.createNamespacedSecret({ namespace: "team-a", body: { metadata: { name: "dup" } } }));

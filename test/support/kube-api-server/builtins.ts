@@ -271,6 +271,14 @@ export function builtinResourceTypes(): ResourceType[] {
       fieldLabels: { type: (o) => String(o["type"] ?? "") },
       applyDefaults: (obj) => {
         obj["type"] ??= "Opaque";
+        // stringData is write-only: the apiserver folds it into data (base64), winning over data.
+        const stringData = obj["stringData"];
+        if (isObject(stringData)) {
+          const data = (isObject(obj["data"]) ? obj["data"] : {}) as Record<string, unknown>;
+          for (const [key, value] of Object.entries(stringData)) data[key] = Buffer.from(String(value), "utf8").toString("base64");
+          obj["data"] = data;
+        }
+        delete obj["stringData"];
       },
       validate: (obj) => {
         const errors: FieldError[] = [];
