@@ -30,27 +30,64 @@ function ignoreGone(fn: () => void): void {
 export class GarbageCollector {
   private scheduled = false;
   private closed = false;
+  /** A deletion happened: every object may have lost an owner. */
+  private sweepAll = false;
+  /** Objects created with owners: only their own owners need checking (a sweep of everything per create is quadratic). */
+  private readonly added: { storageKey: string; obj: KubeObject }[] = [];
 
   constructor(
     private readonly api: RestApi,
     private readonly store: ObjectStore,
     private readonly registry: ResourceRegistry,
   ) {
-    api.onDeletion = () => this.schedule();
+    api.onDeletion = () => this.schedule(true);
     store.subscribe((event) => {
-      if (event.type === "ADDED" && (event.object.metadata.ownerReferences?.length ?? 0) > 0) this.schedule();
-      if (event.type === "MODIFIED" && event.object.metadata.deletionTimestamp) this.schedule();
+      if (event.type === "ADDED" && (event.object.metadata.ownerReferences?.length ?? 0) > 0) {
+        this.added.push({ storageKey: event.storageKey, obj: event.object });
+        this.schedule(false);
+      }
+      if (event.type === "MODIFIED" && event.object.metadata.deletionTimestamp) this.schedule(true);
     });
   }
 
-  schedule(): void {
+  schedule(everything = true): void {
+    if (everything) this.sweepAll = true;
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       if (this.closed) return;
-      for (let pass = 0; pass < 20 && this.sweep(); pass++);
+      const added = this.added.splice(0);
+      if (this.sweepAll) {
+        this.sweepAll = false;
+        for (let pass = 0; pass < 20 && this.sweep(); pass++);
+        return;
+      }
+      let changed = false;
+      for (const { storageKey, obj } of added) {
+        const rt = this.api.typeFor(storageKey) ?? this.registry.all().find((r) => r.storageKey === storageKey);
+        const current = rt && this.store.get(storageKey, obj.metadata.namespace, obj.metadata.name ?? "");
+        if (rt && current && current.metadata.uid === obj.metadata.uid && this.collectIfOrphaned(rt, current)) changed = true;
+      }
+      // Deleting an orphan may orphan its own dependents.
+      if (changed) this.schedule(true);
     });
+  }
+
+  /** Deletes an object whose owners are all gone, or drops the references to the gone ones; true when it acted. */
+  private collectIfOrphaned(rt: ResourceType, obj: KubeObject): boolean {
+    const refs = obj.metadata.ownerReferences ?? [];
+    if (refs.length === 0 || obj.metadata.deletionTimestamp) return false;
+    const live = refs.filter((r) => this.ownerExists(r));
+    if (live.length === refs.length) return false;
+    if (live.length === 0) {
+      ignoreGone(() => this.api.delete(targetOf(rt, obj), { propagationPolicy: "Background" }, GC_OPTIONS));
+    } else {
+      const next = clone(obj);
+      next.metadata.ownerReferences = live;
+      this.writeMetadata(rt, next, GC_OPTIONS);
+    }
+    return true;
   }
 
   close(): void {
@@ -119,18 +156,7 @@ export class GarbageCollector {
         }
         continue;
       }
-      const refs = obj.metadata.ownerReferences ?? [];
-      if (refs.length === 0 || obj.metadata.deletionTimestamp) continue;
-      const live = refs.filter((r) => this.ownerExists(r));
-      if (live.length === 0) {
-        ignoreGone(() => this.api.delete(targetOf(rt, obj), { propagationPolicy: "Background" }, GC_OPTIONS));
-        changed = true;
-      } else if (live.length < refs.length) {
-        const next = clone(obj);
-        next.metadata.ownerReferences = live;
-        this.writeMetadata(rt, next, GC_OPTIONS);
-        changed = true;
-      }
+      if (this.collectIfOrphaned(rt, obj)) changed = true;
     }
     if (this.finalizeNamespaces(all)) changed = true;
     return changed;
