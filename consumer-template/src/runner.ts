@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerCallbackFn, FetchOptions, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { PermanentError } from "./errors.js";
 import { pullCapacity, pullThreshold, retryDelayMs, smooth } from "./flow.js";
@@ -12,7 +12,8 @@ import { DeadLetterHeaders } from "./dead-letter-headers.js";
 /** How long one pull request waits on the server; also the longest a stop waits for one. */
 export const PULL_EXPIRES_MS = 2_000;
 
-export type Handler = (data: Uint8Array, ctx: HandlerContext) => Promise<void>;
+/** A handler may also return without a promise: the message is then settled at once. */
+export type Handler = (data: Uint8Array, ctx: HandlerContext) => Promise<void> | void;
 
 export interface RunnerOptions {
   js: JetStreamClient;
@@ -34,32 +35,101 @@ export interface RunnerOptions {
   record: RecordFile | null;
 }
 
-interface Held {
-  msg: JsMsg;
-  /** When the server's ackWait clock last started for it: delivery, or the last working(). */
-  touchedAt: number;
+/**
+ * The handler's view of a message. Read lazily: a handler that never looks at the delivery
+ * count or the message id costs no parse of the reply subject or the headers.
+ */
+class MessageContext implements HandlerContext {
+  readonly #msg: JsMsg;
+  readonly workMs: number;
+
+  constructor(msg: JsMsg, workMs: number) {
+    this.#msg = msg;
+    this.workMs = workMs;
+  }
+
+  get subject(): string {
+    return this.#msg.subject;
+  }
+
+  get msgId(): string | undefined {
+    return msgIdOf(this.#msg);
+  }
+
+  get streamSeq(): number {
+    return this.#msg.seq;
+  }
+
+  get deliveryCount(): number {
+    return this.#msg.info.deliveryCount;
+  }
+
+  /** A plain object for logs (the getters are not own properties). */
+  toJSON(): HandlerContext {
+    return { subject: this.subject, msgId: this.msgId, streamSeq: this.streamSeq, deliveryCount: this.deliveryCount, workMs: this.workMs };
+  }
+}
+
+function msgIdOf(msg: JsMsg): string | undefined {
+  return msg.headers?.get("Nats-Msg-Id") || undefined;
+}
+
+function isPromise(value: unknown): value is PromiseLike<void> {
+  return typeof (value as PromiseLike<void> | undefined)?.then === "function";
 }
 
 /**
  * The pull loop. Holds at most pullCapacity() messages (requested, buffered or in flight),
  * runs the handler on up to `concurrency` of them, acks, naks with backoff, dead-letters,
  * and on stop() releases what it has not started so other replicas take it at once.
+ *
+ * Built for a small cost per message: messages come from fetch() callbacks (no async
+ * iterator), the handler is called straight from there when a worker is free, a handler
+ * that returns without a promise is settled synchronously, and one that returns a promise
+ * occupies one of `concurrency` fixed slots with pre-bound callbacks (no per-message
+ * closures, sets or timers). One interval calls working() on slots running past half of
+ * ackWait.
  */
 export class Runner {
-  private readonly buffer: Held[] = [];
-  private readonly inFlight = new Set<Held>();
-  private readonly pulls = new Set<Promise<void>>();
+  /** Received, not started (FIFO: read from queueHead), with the time each was received. */
+  private queue: (JsMsg | undefined)[] = [];
+  private queuedAt: number[] = [];
+  private queueHead = 0;
+  /** Worker slots: a message while its handler's promise (or its dead-lettering) is pending. */
+  private readonly slotMsg: (JsMsg | null)[];
+  /** When the server's ackWait clock last started for it: delivery, or the last working(). */
+  private readonly slotTouchedAt: number[];
+  private readonly slotStartedAt: number[];
+  private readonly freeSlots: number[] = [];
+  private readonly slotDone: (() => void)[] = [];
+  private readonly slotFailed: ((err: unknown) => void)[] = [];
+  /** Open pull requests. */
+  private pulls = 0;
   /** Messages asked of the server and not yet received. */
   private outstanding = 0;
   private handlerMs: number | null = null;
+  private capacityNow: number;
   private stopping = false;
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private settle: (() => void) | null = null;
   /** Acks not sent yet: sent together once per event-loop turn, see ack(). */
   private acks: JsMsg[] = [];
   private ackTimer: NodeJS.Immediate | null = null;
+  private readonly sendAcksNow = () => this.sendAcks();
 
-  constructor(private readonly o: RunnerOptions) {}
+  constructor(private readonly o: RunnerOptions) {
+    const n = o.concurrency;
+    this.slotMsg = new Array<JsMsg | null>(n).fill(null);
+    this.slotTouchedAt = new Array<number>(n).fill(0);
+    this.slotStartedAt = new Array<number>(n).fill(0);
+    for (let slot = n - 1; slot >= 0; slot--) {
+      this.freeSlots.push(slot);
+      this.slotDone[slot] = () => this.slotSucceeded(slot);
+      this.slotFailed[slot] = (err) => this.slotFailedWith(slot, err);
+    }
+    this.capacityNow = this.capacity();
+    o.metrics.capacity = this.capacityNow;
+  }
 
   start(): void {
     // working() on anything in the handler for more than half of ackWait.
@@ -71,11 +141,14 @@ export class Runner {
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      for (const held of this.buffer.splice(0)) this.release(held.msg);
+      for (let i = this.queueHead; i < this.queue.length; i++) this.release(this.queue[i]!);
+      this.queue = [];
+      this.queuedAt = [];
+      this.queueHead = 0;
       this.o.metrics.buffered = 0;
     }
     // Open pull requests can still deliver until they expire: those are released as they come.
-    while (this.pulls.size > 0 || this.inFlight.size > 0) {
+    while (this.pulls > 0 || this.running() > 0) {
       await new Promise<void>((resolve) => (this.settle = resolve));
     }
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
@@ -87,103 +160,181 @@ export class Runner {
     return pullCapacity({ maxBatch, concurrency, ackWaitMs, handlerMs: this.handlerMs });
   }
 
+  private running(): number {
+    return this.o.concurrency - this.freeSlots.length;
+  }
+
   private pull(): void {
     if (this.stopping) return;
-    const capacity = this.capacity();
-    this.o.metrics.capacity = capacity;
-    const room = capacity - this.buffer.length - this.inFlight.size - this.outstanding;
+    const capacity = this.capacityNow;
+    const room = capacity - (this.queue.length - this.queueHead) - this.running() - this.outstanding;
     if (room < pullThreshold(capacity)) return;
     this.outstanding += room;
-    const pull: Promise<void> = this.fetch(room).finally(() => {
-      this.pulls.delete(pull);
+    this.pulls++;
+    void this.fetch(room).finally(() => {
+      this.pulls--;
       this.pull();
       this.settled();
     });
-    this.pulls.add(pull);
   }
 
+  /** One pull request; its messages arrive through the callback, synchronously from the socket's data. */
   private async fetch(count: number): Promise<void> {
     let received = 0;
+    let failure: unknown = null;
     try {
-      const messages = await this.o.consumer.fetch({ max_messages: count, expires: PULL_EXPIRES_MS });
-      for await (const msg of messages) {
+      // nats.js takes a callback on fetch() as on consume(); its types only declare it on consume().
+      const callback: ConsumerCallbackFn = (msg) => {
         received++;
-        this.outstanding--;
         this.receive(msg);
-      }
+      };
+      const messages = await this.o.consumer.fetch({ max_messages: count, expires: PULL_EXPIRES_MS, callback } as FetchOptions);
+      const err = await messages.closed();
+      if (err) failure = err;
     } catch (err) {
-      if (!this.stopping) {
-        this.o.log.warn("pull failed, retrying", { err });
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    } finally {
-      this.outstanding -= count - received;
+      failure = err;
+    }
+    // What this request did not deliver is no longer on its way.
+    this.outstanding -= count - received;
+    if (failure && !this.stopping) {
+      this.o.log.warn("pull failed, retrying", { err: failure });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   }
 
   private receive(msg: JsMsg): void {
+    this.outstanding--;
     if (this.stopping) return this.release(msg);
-    this.buffer.push({ msg, touchedAt: performance.now() });
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.inFlight.size < this.o.concurrency && this.buffer.length > 0) {
-      const held = this.buffer.shift()!;
-      this.inFlight.add(held);
-      void this.process(held);
-    }
-    this.o.metrics.buffered = this.buffer.length;
-    this.o.metrics.inFlight = this.inFlight.size;
-  }
-
-  private async process(held: Held): Promise<void> {
-    try {
-      await this.finish(held.msg);
-    } catch (err) {
-      // Only an ack that cannot be sent (connection closed) lands here: the server redelivers.
-      this.o.log.error("could not settle a message", { seq: held.msg.seq, err });
-    } finally {
-      this.inFlight.delete(held);
-      this.pump();
+    if (this.freeSlots.length > 0 && this.queueHead === this.queue.length) {
+      this.run(msg, performance.now());
       this.pull();
-      this.settled();
+      return;
     }
+    this.queue.push(msg);
+    this.queuedAt.push(performance.now());
+    this.o.metrics.buffered = this.queue.length - this.queueHead;
   }
 
-  private async finish(msg: JsMsg): Promise<void> {
-    const msgId = msg.headers?.get("Nats-Msg-Id") || undefined;
-    const ctx: HandlerContext = {
-      subject: msg.subject,
-      msgId,
-      streamSeq: msg.seq,
-      deliveryCount: msg.info.deliveryCount,
-      workMs: this.o.workMs,
-    };
+  /** Starts queued messages while there are free slots. */
+  private pump(): void {
+    while (this.freeSlots.length > 0 && this.queueHead < this.queue.length) {
+      const i = this.queueHead++;
+      const msg = this.queue[i]!;
+      this.queue[i] = undefined;
+      this.run(msg, this.queuedAt[i]!);
+    }
+    if (this.queueHead === this.queue.length && this.queueHead > 0) {
+      this.queue.length = 0;
+      this.queuedAt.length = 0;
+      this.queueHead = 0;
+    }
+    this.o.metrics.buffered = this.queue.length - this.queueHead;
+    this.o.metrics.inFlight = this.running();
+  }
+
+  /** Calls the handler; only with a free slot, which it takes if the handler returns a promise. */
+  private run(msg: JsMsg, receivedAt: number): void {
     const started = performance.now();
+    let result: Promise<void> | void;
     try {
-      await this.o.handler(msg.data, ctx);
+      result = this.o.handler(msg.data, new MessageContext(msg, this.o.workMs));
     } catch (err) {
       this.observe(started);
-      if (err instanceof PermanentError) return this.deadLetter(msg, err.message);
-      return this.retry(msg, err);
+      if (err instanceof PermanentError && this.o.dlqSubject) {
+        const slot = this.take(msg, receivedAt, started);
+        return this.slotDeadLetter(slot, msg, err.message);
+      }
+      return this.failed(msg, err);
+    }
+    if (isPromise(result)) {
+      const slot = this.take(msg, receivedAt, started);
+      result.then(this.slotDone[slot], this.slotFailed[slot]);
+      return;
     }
     this.observe(started);
-    this.o.record?.record(msgId ?? `${this.o.stream}-${msg.seq}`);
+    this.succeeded(msg);
+  }
+
+  private take(msg: JsMsg, receivedAt: number, started: number): number {
+    const slot = this.freeSlots.pop()!;
+    this.slotMsg[slot] = msg;
+    this.slotTouchedAt[slot] = receivedAt;
+    this.slotStartedAt[slot] = started;
+    this.o.metrics.inFlight = this.running();
+    return slot;
+  }
+
+  private free(slot: number): void {
+    this.slotMsg[slot] = null;
+    this.freeSlots.push(slot);
+    this.pump();
+    this.pull();
+    this.settled();
+  }
+
+  private slotSucceeded(slot: number): void {
+    this.observe(this.slotStartedAt[slot]!);
+    this.succeeded(this.slotMsg[slot]!);
+    this.free(slot);
+  }
+
+  private slotFailedWith(slot: number, err: unknown): void {
+    this.observe(this.slotStartedAt[slot]!);
+    const msg = this.slotMsg[slot]!;
+    if (err instanceof PermanentError && this.o.dlqSubject) return this.slotDeadLetter(slot, msg, err.message);
+    this.failed(msg, err);
+    this.free(slot);
+  }
+
+  /** The slot stays taken until the copy is published: dead-lettering is part of the work. */
+  private slotDeadLetter(slot: number, msg: JsMsg, reason: string): void {
+    this.deadLetter(msg, reason)
+      .catch((err: unknown) => this.couldNotSettle(msg, err))
+      .finally(() => this.free(slot));
+  }
+
+  private succeeded(msg: JsMsg): void {
+    try {
+      if (this.o.record) this.o.record.record(msgIdOf(msg) ?? `${this.o.stream}-${msg.seq}`);
+    } catch (err) {
+      // Not recorded, so not acked either: the server redelivers after ackWait.
+      return this.couldNotSettle(msg, err);
+    }
     this.ack(msg);
     this.o.metrics.messages.acked++;
   }
 
+  /** A retryable failure, or a permanent one with no dead-letter subject. */
+  private failed(msg: JsMsg, err: unknown): void {
+    try {
+      if (err instanceof PermanentError) {
+        const oneLine = err.message.replace(/[\r\n]+/g, " ");
+        this.o.log.warn("permanent failure, terminating (no dead-letter subject)", { seq: msg.seq, reason: oneLine });
+        this.term(msg, oneLine);
+        this.o.metrics.messages.terminated++;
+      } else {
+        this.retry(msg, err);
+      }
+    } catch (e) {
+      this.couldNotSettle(msg, e);
+    }
+  }
+
+  /** Only a nak or term that cannot be sent (connection closed) lands here: the server redelivers. */
+  private couldNotSettle(msg: JsMsg, err: unknown): void {
+    this.o.log.error("could not settle a message", { seq: msg.seq, err });
+  }
+
   /**
-   * nats.js flushes its outbound buffer in a microtask, and each message reaches its ack
-   * through a few microtasks of the fetch iterator and the handler: acked one by one, most
-   * acks became a socket write of their own (128k writes for 200k messages; a quarter of
-   * this process's CPU, and server CPU too). Sent together once per event-loop turn, they
-   * share one write (3k writes), at the price of at most one turn of delay.
+   * nats.js flushes its outbound buffer in a microtask, and a message whose handler returns a
+   * promise reaches its ack in a later microtask: acked one by one, most acks became a socket
+   * write of their own (128k writes for 200k messages; a quarter of this process's CPU, and
+   * server CPU too). Sent together once per event-loop turn, they share one write (3k
+   * writes), at the price of at most one turn of delay.
    */
   private ack(msg: JsMsg): void {
     this.acks.push(msg);
-    this.ackTimer ??= setImmediate(() => this.sendAcks());
+    this.ackTimer ??= setImmediate(this.sendAcksNow);
   }
 
   private sendAcks(): void {
@@ -211,16 +362,10 @@ export class Runner {
   /** Publishes a copy to the dead-letter subject, then terms the original; never drops it if that fails. */
   private async deadLetter(msg: JsMsg, reason: string): Promise<void> {
     const oneLine = reason.replace(/[\r\n]+/g, " ");
-    if (!this.o.dlqSubject) {
-      this.o.log.warn("permanent failure, terminating (no dead-letter subject)", { seq: msg.seq, reason: oneLine });
-      this.term(msg, oneLine);
-      this.o.metrics.messages.terminated++;
-      return;
-    }
-    // Keep the application's own headers, as the operator's mover does; Nats-Msg-Id is replaced below.
+    // Keep the application's own headers, as the operator's mover does; the server's Nats-* ones do not carry over.
     const h = headers();
     for (const [name, values] of msg.headers ?? []) {
-      if (name === "Nats-Msg-Id") continue;
+      if (name.toLowerCase().startsWith("nats-")) continue;
       for (const value of values) h.append(name, value);
     }
     h.set(DeadLetterHeaders.OriginalStream, this.o.stream);
@@ -232,7 +377,7 @@ export class Runner {
     if (originalId) h.set(DeadLetterHeaders.OriginalMsgId, originalId);
     try {
       // The id makes a repeated attempt (or the operator's own copy) land once.
-      await this.o.js.publish(this.o.dlqSubject, msg.data, { headers: h, msgID: `${this.o.stream}-${msg.seq}` });
+      await this.o.js.publish(this.o.dlqSubject!, msg.data, { headers: h, msgID: `${this.o.stream}-${msg.seq}` });
       this.term(msg, oneLine);
       this.o.metrics.messages.dead_lettered++;
       this.o.log.info("dead-lettered", { seq: msg.seq, subject: this.o.dlqSubject, reason: oneLine });
@@ -247,27 +392,38 @@ export class Runner {
   }
 
   private release(msg: JsMsg): void {
-    msg.nak();
-    this.o.metrics.messages.released++;
+    try {
+      msg.nak();
+      this.o.metrics.messages.released++;
+    } catch (err) {
+      this.couldNotSettle(msg, err);
+    }
   }
 
   private observe(startedAt: number): void {
     const ms = performance.now() - startedAt;
     this.handlerMs = smooth(this.handlerMs, ms);
+    this.capacityNow = this.capacity();
+    this.o.metrics.capacity = this.capacityNow;
     this.o.metrics.observeHandler(ms);
   }
 
   private keepAlive(): void {
     const now = performance.now();
-    for (const held of this.inFlight) {
-      if (now - held.touchedAt >= this.o.ackWaitMs / 2) {
-        held.msg.working();
-        held.touchedAt = now;
+    for (let slot = 0; slot < this.slotMsg.length; slot++) {
+      const msg = this.slotMsg[slot];
+      if (msg && now - this.slotTouchedAt[slot]! >= this.o.ackWaitMs / 2) {
+        try {
+          msg.working();
+        } catch {
+          // The connection closed: nothing to keep alive.
+        }
+        this.slotTouchedAt[slot] = now;
       }
     }
   }
 
   private settled(): void {
-    if (this.pulls.size === 0 && this.inFlight.size === 0) this.settle?.();
+    if (this.settle !== null && this.pulls === 0 && this.running() === 0) this.settle();
   }
 }
