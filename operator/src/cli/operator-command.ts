@@ -2,17 +2,19 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
 import { ChannelReconciler, Controller, operatorMetrics, type SubjectPolicy } from "../controller/index.js";
 import {
   DeploymentWorkloadDriver,
   KubeChannelSource,
+  KubeConfigError,
   KubeConnectionResolver,
   KubeEventRecorder,
   KubeRest,
   LeaderElector,
   ProbeServers,
+  SERVICE_ACCOUNT_DIR,
   createInformers,
+  loadKubeClientConfig,
 } from "../kube/index.js";
 import { log, type Logger } from "../log.js";
 import { JetStreamSide } from "../nats/index.js";
@@ -36,7 +38,8 @@ Every flag can also be set from the environment variable in brackets.
                             (Lease $LEADER_ELECTION_ID, default p2p-operator, in $POD_NAMESPACE)
   --subject-policy POLICY   any | namespaced: subjects must start with "<namespace>." [SUBJECT_POLICY] (default any)
   --log-level LEVEL         trace | debug | info | warn | error [LOG_LEVEL] (default info)
-  --kubeconfig FILE         kubeconfig to use [KUBECONFIG] (default: ~/.kube/config or in-cluster)
+  --kubeconfig FILE         kubeconfig to use [KUBECONFIG] (default: in-cluster, else ~/.kube/config;
+                            token, tokenFile or client-certificate users: no exec or auth-provider)
   -h, --help                show this help
 `;
 
@@ -109,7 +112,7 @@ export function operatorOptions(args: string[], env: NodeJS.ProcessEnv = process
 
 function inClusterNamespace(): string | null {
   try {
-    return readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || null;
+    return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, "utf8").trim() || null;
   } catch {
     return null;
   }
@@ -125,10 +128,8 @@ export interface OperatorRuntime {
 
 export async function startOperator(options: OperatorOptions, logger: Logger = log): Promise<OperatorRuntime> {
   logger.level = options.logLevel;
-  const kc = new KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  const rest = new KubeRest(kc);
+  const kube = loadKubeClientConfig({ kubeconfig: options.kubeconfig });
+  const rest = new KubeRest(kube);
   const natsCredentials = options.natsCreds ? { creds: readFileSync(options.natsCreds, "utf8") } : null;
   const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString("hex")}`;
 
@@ -162,6 +163,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
   logger.info(
     {
       namespaces: options.namespaces ?? "all",
+      kube: `${kube.server.origin} (${kube.source})`,
       natsUrl: options.natsUrl,
       metrics: probes.addresses.metrics,
       health: probes.addresses.health,
@@ -192,7 +194,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
   if (options.leaderElect) {
     // Lease requests time out well inside the renew deadline, so a hung request cannot keep a
     // leader that has lost contact acting past the point where a standby may take over.
-    elector = new LeaderElector(new KubeRest(kc, 4_000), {
+    elector = new LeaderElector(new KubeRest(kube, 4_000), {
       namespace: options.leaderElectionNamespace,
       name: options.leaderElectionId,
       identity,
@@ -245,7 +247,16 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const runtime = await startOperator(options);
+  let runtime: OperatorRuntime;
+  try {
+    runtime = await startOperator(options);
+  } catch (err) {
+    if (err instanceof KubeConfigError) {
+      process.stderr.write(`p2p operator: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   const code = await new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -22,6 +22,16 @@ export {
 export { EventAggregator, KubeEventRecorder, type EventDecision, type EventIdentity } from "./events.js";
 export { Informer, type InformerHandlers, type InformerOptions } from "./informer.js";
 export { createInformers, type InformerSettings, type KubeInformers } from "./informers.js";
+export {
+  KubeConfigError,
+  SERVICE_ACCOUNT_DIR,
+  TOKEN_REFRESH_MS,
+  loadKubeClientConfig,
+  type KubeClientConfig,
+  type KubeConfigLoadOptions,
+  type KubeHeaders,
+  type KubeTls,
+} from "./kubeconfig.js";
 export { LeaderElector, microTime, type LeaderElectionOptions } from "./leader.js";
 export { mergePatch } from "./merge-patch.js";
 export type { ChannelObject, Deployment, HorizontalPodAutoscaler, Lease, Scale, Secret } from "./objects.js";

@@ -1,12 +1,11 @@
 import http from "node:http";
 import https from "node:https";
 import { createInterface } from "node:readline";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeClientConfig, KubeHeaders } from "./kubeconfig.js";
 
-// A narrow JSON client for the Kubernetes REST API. @kubernetes/client-node's KubeConfig does
-// what is hard (kubeconfig, in-cluster, exec/OIDC tokens, TLS); the requests themselves are plain
-// JSON so that objects stay exactly as the server sent them (no Date conversion, no dropped
-// fields), patch content types are explicit, and a watch is a line stream we control.
+// A narrow JSON client for the Kubernetes REST API: objects stay exactly as the server sent
+// them (no Date conversion, no dropped fields), patch content types are explicit, and a watch
+// is a line stream we control. Where the server is and how to authenticate: kubeconfig.ts.
 
 /** A metav1.Status failure (404, 409, 410, 422, ...) or a transport error (code 0). */
 export class KubeApiError extends Error {
@@ -83,26 +82,20 @@ export interface WatchHandle {
   abort(): void;
 }
 
-interface ConnectionOptions {
-  agent?: http.Agent;
-  headers: Record<string, string>;
-  auth?: string;
-}
-
-/** How long applied auth options are reused before asking KubeConfig again (tokens rotate). */
-const AUTH_REFRESH_MS = 60_000;
-
 export class KubeRest {
   private readonly server: URL;
-  private connection: { at: number; options: Promise<ConnectionOptions> } | null = null;
+  /** The server's path prefix (a proxied API server may have one), without a trailing slash. */
+  private readonly prefix: string;
+  private readonly agent: http.Agent;
 
   constructor(
-    private readonly config: KubeConfig,
+    private readonly config: KubeClientConfig,
     private readonly requestTimeoutMs = 30_000,
   ) {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    this.server = new URL(cluster.server);
+    this.server = config.server;
+    this.prefix = this.server.pathname.replace(/\/+$/, "");
+    // One agent for the process' lifetime, keeping connections (and TLS sessions) between requests.
+    this.agent = this.server.protocol === "https:" ? new https.Agent({ keepAlive: true, ...config.tls }) : new http.Agent({ keepAlive: true });
   }
 
   async get<T>(path: string): Promise<T> {
@@ -147,10 +140,10 @@ export class KubeRest {
     });
     void (async () => {
       try {
-        const options = await this.connectionOptions();
+        const auth = await this.config.headers();
         if (aborted) return settle(null);
-        const url = new URL(withQuery(path, { ...query, watch: "true" }), this.server);
-        req = this.transport().request(url, { method: "GET", agent: options.agent, auth: options.auth, headers: { ...options.headers, Accept: "application/json" } });
+        const url = this.url(withQuery(path, { ...query, watch: "true" }));
+        req = this.transport().request(url, { method: "GET", agent: this.agent, headers: { ...auth, Accept: "application/json" } });
         req.on("error", (err) => settle(aborted ? null : new KubeApiError(0, "WatchDropped", err.message, { cause: err })));
         req.on("response", (res) => {
           if ((res.statusCode ?? 0) >= 300) {
@@ -194,35 +187,26 @@ export class KubeRest {
     return this.server.protocol === "https:" ? https : http;
   }
 
-  private async connectionOptions(): Promise<ConnectionOptions> {
-    const now = Date.now();
-    if (!this.connection || now - this.connection.at > AUTH_REFRESH_MS) {
-      const options = (async () => {
-        const opts: https.RequestOptions = {};
-        await this.config.applyToHTTPSOptions(opts);
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
-        return { agent: opts.agent || undefined, headers, auth: opts.auth ?? undefined } as ConnectionOptions;
-      })();
-      this.connection = { at: now, options };
-      options.catch(() => {
-        this.connection = null;
-      });
-    }
-    return this.connection.options;
+  private url(path: string): URL {
+    return new URL(this.prefix + path, this.server);
   }
 
   private async request<T>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
-    const options = await this.connectionOptions();
-    const url = new URL(path, this.server);
+    let auth: KubeHeaders;
+    try {
+      auth = await this.config.headers();
+    } catch (err) {
+      throw new KubeApiError(0, "NoCredentials", `${method} ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const url = this.url(path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
-      const headers: Record<string, string> = { ...options.headers, Accept: "application/json" };
+      const headers: KubeHeaders = { ...auth, Accept: "application/json" };
       if (payload) {
         headers["Content-Type"] = contentType;
         headers["Content-Length"] = String(payload.length);
       }
-      const req = this.transport().request(url, { method, agent: options.agent, auth: options.auth, headers, timeout: this.requestTimeoutMs });
+      const req = this.transport().request(url, { method, agent: this.agent, headers, timeout: this.requestTimeoutMs });
       req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within ${this.requestTimeoutMs}ms`)));
       req.on("error", (err) => reject(new KubeApiError(0, "Unreachable", `${method} ${path}: ${err.message}`, { cause: err })));
       req.on("response", (res) => {
