@@ -59,20 +59,7 @@ export function makeResolvedChannel(o: ResolvedChannelOverrides = {}): ResolvedC
     ...o.consumer,
     deadLetter,
   };
-  const scaling: ResolvedScaling = {
-    minReplicas: 1,
-    maxReplicas: 10,
-    targetLagPerReplica: 100,
-    activationLag: 0,
-    pollIntervalMs: 2_000,
-    scaleToZeroAfterMs: 300_000,
-    scaleDownStabilizationMs: 60_000,
-    scaleUpStabilizationMs: 0,
-    scaleUpMaxStep: 4,
-    scaleUpMaxStepPercent: null,
-    targetDrainTimeMs: null,
-    ...o.scaling,
-  };
+  const scaling = scalingWith(o.scaling);
   return {
     key: `${namespace}/${name}`,
     owner: { namespace, name, uid: o.uid ?? `uid-${name}` },
@@ -93,4 +80,22 @@ export function natsTarget(servers: string | string[], credentials: NatsCredenti
   const list = Array.isArray(servers) ? servers : [servers];
   const hash = createHash("sha256").update(JSON.stringify(credentials ?? {})).digest("hex").slice(0, 16);
   return { servers: list, credentials, id: `${list.join(",")}#${hash}` };
+}
+
+/** The defaults of DESIGN.md's spec.scaling, parsed, overridden field by field. */
+export function scalingWith(overrides: Partial<ResolvedScaling> = {}): ResolvedScaling {
+  return {
+    minReplicas: 1,
+    maxReplicas: 10,
+    targetLagPerReplica: 100,
+    activationLag: 0,
+    pollIntervalMs: 2_000,
+    scaleToZeroAfterMs: 300_000,
+    scaleDownStabilizationMs: 60_000,
+    scaleUpStabilizationMs: 0,
+    scaleUpMaxStep: 4,
+    scaleUpMaxStepPercent: null,
+    targetDrainTimeMs: null,
+    ...overrides,
+  };
 }

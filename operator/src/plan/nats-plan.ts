@@ -167,19 +167,8 @@ function planStream(
   }
   const ours = ownership.kind === "ours";
 
-  const immutable = diffFields(observed.settings, desired, STREAM_IMMUTABLE);
-  const firstImmutable = immutable[0];
-  if (firstImmutable) {
-    return {
-      actions: [],
-      verdict: {
-        status: "False",
-        reason: NatsReasons.ImmutableFieldChanged,
-        message: `${label}: ${describeField(firstImmutable.field)} is ${fmt(firstImmutable.from)} and cannot change to ${fmt(firstImmutable.to)} without deleting the stream and its messages; nothing was changed`,
-      },
-      usable: ours,
-    };
-  }
+  const immutable = immutableVerdict(label, diffFields(observed.settings, desired, STREAM_IMMUTABLE), " without deleting the stream and its messages");
+  if (immutable) return { actions: [], verdict: immutable, usable: ours };
 
   const diff = diffFields(observed.settings, desired, STREAM_MUTABLE);
   if (diff.some((d) => d.field === "subjects")) {
@@ -200,6 +189,17 @@ function planStream(
   };
 }
 
+/** ImmutableFieldChanged naming the first such field, or null when none changed. */
+function immutableVerdict(label: string, changed: FieldDiff[], consequence: string): ConditionVerdict | null {
+  const first = changed[0];
+  if (!first) return null;
+  return {
+    status: "False",
+    reason: NatsReasons.ImmutableFieldChanged,
+    message: `${label}: ${describeField(first.field)} is ${fmt(first.from)} and cannot change to ${fmt(first.to)}${consequence}; nothing was changed`,
+  };
+}
+
 function refused(reason: string, message: string): StreamPlan {
   return { actions: [], verdict: { status: "False", reason, message }, usable: false };
 }
@@ -213,19 +213,8 @@ function planConsumer(role: ConsumerRole, desired: ConsumerSettings, observed: O
       usable: true,
     };
   }
-  const immutable = diffFields(observed.settings, desired, CONSUMER_IMMUTABLE);
-  const firstImmutable = immutable[0];
-  if (firstImmutable) {
-    return {
-      actions: [],
-      verdict: {
-        status: "False",
-        reason: NatsReasons.ImmutableFieldChanged,
-        message: `${label}: ${describeField(firstImmutable.field)} is ${fmt(firstImmutable.from)} and cannot change to ${fmt(firstImmutable.to)}; nothing was changed`,
-      },
-      usable: false,
-    };
-  }
+  const immutable = immutableVerdict(label, diffFields(observed.settings, desired, CONSUMER_IMMUTABLE), "");
+  if (immutable) return { actions: [], verdict: immutable, usable: false };
   const diff = diffFields(observed.settings, desired, CONSUMER_MUTABLE);
   if (diff.length === 0) {
     return { actions: [], verdict: { status: "True", reason: NatsReasons.InSync, message: `${label} is in sync` }, usable: true };

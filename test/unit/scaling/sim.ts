@@ -1,3 +1,4 @@
+import { scalingWith } from "../../support/channels.js";
 import type { ResolvedScaling } from "../../../operator/src/api/resolved.js";
 import {
   decideReplicas,
@@ -7,23 +8,7 @@ import {
   type ScalingState,
 } from "../../../operator/src/scaling/index.js";
 
-/** The defaults of DESIGN.md's spec.scaling, parsed. */
-export function scalingWith(overrides: Partial<ResolvedScaling> = {}): ResolvedScaling {
-  return {
-    minReplicas: 1,
-    maxReplicas: 10,
-    targetLagPerReplica: 100,
-    activationLag: 0,
-    pollIntervalMs: 2_000,
-    scaleToZeroAfterMs: 300_000,
-    scaleDownStabilizationMs: 60_000,
-    scaleUpStabilizationMs: 0,
-    scaleUpMaxStep: 4,
-    scaleUpMaxStepPercent: null,
-    targetDrainTimeMs: null,
-    ...overrides,
-  };
-}
+export { scalingWith };
 
 export function sampleOf(atMs: number, lag: number, streamLastSeq = 0, streamMessages = lag): QueueSample {
   return { atMs, lag, streamLastSeq, streamMessages };
