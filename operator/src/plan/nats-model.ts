@@ -1,4 +1,4 @@
-import type { DiscardPolicy, StorageType } from "../api/types.js";
+import type { ResolvedStream } from "../api/resolved.js";
 import type { ConditionVerdict } from "../controller/ports.js";
 
 // The NATS side as the planner sees it: plain data with durations in ms, no client types.
@@ -11,19 +11,10 @@ export type ConsumerRole = "work" | "mover";
 
 export type RetentionPolicy = "workqueue" | "limits" | "interest";
 
-export interface StreamSettings {
-  name: string;
+/** A stream as the server holds it: the channel's stream settings plus what the operator adds. */
+export interface StreamSettings extends ResolvedStream {
   description: string;
-  subjects: string[];
   retention: RetentionPolicy;
-  storage: StorageType;
-  replicas: number;
-  maxAgeMs: number;
-  maxMsgs: number;
-  maxBytes: number;
-  maxMsgSize: number;
-  discard: DiscardPolicy;
-  duplicateWindowMs: number;
   /** Stream metadata; null where the server has none (< 2.10), so it is neither sent nor compared. */
   metadata: Record<string, string> | null;
 }
