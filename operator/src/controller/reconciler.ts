@@ -48,7 +48,6 @@ export interface ChannelSnapshot {
  */
 export class ChannelReconciler {
   private readonly scaling = new Map<string, ScalingState>();
-  private readonly lastRate = new Map<string, number | null>();
   /** The last validation per channel: the spec only changes with its generation, the poll comes every few seconds. */
   private readonly validated = new Map<string, { version: string; issues: ReturnType<typeof validateChannel> }>();
   private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
@@ -211,7 +210,6 @@ export class ChannelReconciler {
       this.scaling.get(key) ?? initialScalingState(),
     );
     this.scaling.set(key, decision.state);
-    this.lastRate.set(key, decision.state.arrivalRatePerSec);
     const verdict = {
       status: decision.active ? ("True" as const) : ("False" as const),
       reason: decision.activeReason,
@@ -266,7 +264,7 @@ export class ChannelReconciler {
       if (status.desiredReplicas !== undefined) m.desiredReplicas.set(labels, status.desiredReplicas);
       if (status.deadLetters !== undefined) m.deadLetters.set(labels, status.deadLetters);
     }
-    const snapshot = { key, status, rate: this.lastRate.get(key) ?? null };
+    const snapshot = { key, status, rate: this.scaling.get(key)?.arrivalRatePerSec ?? null };
     for (const listener of this.listeners) listener(snapshot);
   }
 
@@ -283,7 +281,6 @@ export class ChannelReconciler {
 
   private forget(key: string): void {
     this.scaling.delete(key);
-    this.lastRate.delete(key);
     this.validated.delete(key);
     const m = this.deps.metrics;
     if (m) {

@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { createInterface } from "node:readline";
 import type { KubeClientConfig, KubeHeaders } from "./kubeconfig.js";
+import type { ObjectMeta } from "../api/types.js";
 
 // A narrow JSON client for the Kubernetes REST API: objects stay exactly as the server sent
 // them (no Date conversion, no dropped fields), patch content types are explicit, and a watch
@@ -34,17 +35,8 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   strategic: "application/strategic-merge-patch+json",
 };
 
-export interface KubeObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
+/** Object metadata as the API server sends it: the channel's ObjectMeta plus what other kinds carry. */
+export interface KubeObjectMeta extends ObjectMeta {
   ownerReferences?: OwnerReference[];
   managedFields?: unknown[];
   [key: string]: unknown;

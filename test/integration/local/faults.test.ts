@@ -1,32 +1,12 @@
 import { jetstream } from "@nats-io/jetstream";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { makeExampleEvent, publishEvents } from "../../../operator/src/local/index.js";
-import { LocalFixture, ensureTemplateBuilt, isAlive, sleep, summarize, waitFor, type ChannelOptions } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { makeExampleEvent } from "../../../operator/src/local/index.js";
+import { burst, isAlive, sleep, summarize, useLocalFixtures, waitFor, type LocalFixture } from "./support.js";
 
 // Faults with real processes and real signals: kill -9 and SIGTERM of a consumer replica,
 // poison messages. Replicas are fixed (min = max) so that scaling does not blur the picture.
 
-let fixture: LocalFixture | null = null;
-beforeAll(ensureTemplateBuilt, 120_000);
-afterEach(async () => {
-  await fixture?.close();
-  fixture = null;
-});
-
-async function start(o: ChannelOptions, replicas = 1): Promise<LocalFixture> {
-  fixture = await LocalFixture.start(o);
-  await fixture.ready(replicas);
-  return fixture;
-}
-
-function burst(f: LocalFixture, name: string, count: number) {
-  return publishEvents(f.nc, {
-    subject: `test.${name}`,
-    count,
-    idPrefix: `${name}-`,
-    body: (i, id) => ({ ...makeExampleEvent(i), eventId: id }),
-  });
-}
+const start = useLocalFixtures();
 
 async function dlqMessages(f: LocalFixture): Promise<number> {
   return (await f.jsm.streams.info(`${f.stream}_DLQ`)).state.messages;

@@ -1,32 +1,11 @@
 import { unlink, writeFile } from "node:fs/promises";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { makeExampleEvent, publishEvents } from "../../../operator/src/local/index.js";
-import { LocalFixture, channelYaml, ensureTemplateBuilt, isAlive, summarize, waitFor, type ChannelOptions } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { burst, channelYaml, isAlive, summarize, useLocalFixtures, waitFor } from "./support.js";
 
 // `p2p local` end to end: real nats-server, the consumer template as real child processes,
 // the operator's reconcile loop scaling them from the consumer's lag.
 
-let fixture: LocalFixture | null = null;
-beforeAll(ensureTemplateBuilt, 120_000);
-afterEach(async () => {
-  await fixture?.close();
-  fixture = null;
-});
-
-async function start(o: ChannelOptions): Promise<LocalFixture> {
-  fixture = await LocalFixture.start(o);
-  await fixture.ready();
-  return fixture;
-}
-
-function burst(f: LocalFixture, name: string, count: number) {
-  return publishEvents(f.nc, {
-    subject: `test.${name}`,
-    count,
-    idPrefix: `${name}-`,
-    body: (i, id) => ({ ...makeExampleEvent(i), eventId: id }),
-  });
-}
+const start = useLocalFixtures();
 
 describe("p2p local: scaling", () => {
   it("a burst scales replicas above 1 and back to minReplicas, processing every message", async () => {

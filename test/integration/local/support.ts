@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
+import { afterEach, beforeAll } from "vitest";
+import { makeExampleEvent, publishEvents } from "../../../operator/src/local/index.js";
 import { startLocal, type LocalRuntime } from "../../../operator/src/cli/local-command.js";
 import type { ChannelStatus } from "../../../operator/src/api/types.js";
-import { MAIN as CONSUMER_MAIN } from "../consumer-template/support.js";
+import { MAIN as CONSUMER_MAIN, ensureTemplateBuilt } from "../consumer-template/support.js";
 
 export { ensureTemplateBuilt } from "../consumer-template/support.js";
 export { CONSUMER_MAIN };
@@ -150,4 +152,29 @@ export function isAlive(pid: number): boolean {
 export function summarize(ids: string[]): { lines: number; unique: Set<string>; duplicates: number } {
   const unique = new Set(ids);
   return { lines: ids.length, unique, duplicates: ids.length - unique.size };
+}
+
+/** One `p2p local` runtime per test, closed after it, with the template built once per file. */
+export function useLocalFixtures(): (o: ChannelOptions, replicas?: number) => Promise<LocalFixture> {
+  let current: LocalFixture | null = null;
+  beforeAll(ensureTemplateBuilt, 120_000);
+  afterEach(async () => {
+    await current?.close();
+    current = null;
+  });
+  return async (o, replicas = 1) => {
+    current = await LocalFixture.start(o);
+    await current.ready(replicas);
+    return current;
+  };
+}
+
+/** `count` example events on the channel's subject, ids `<name>-<i>`. */
+export function burst(f: LocalFixture, name: string, count: number) {
+  return publishEvents(f.nc, {
+    subject: `test.${name}`,
+    count,
+    idPrefix: `${name}-`,
+    body: (i, id) => ({ ...makeExampleEvent(i), eventId: id }),
+  });
 }

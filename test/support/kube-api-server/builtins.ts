@@ -188,6 +188,15 @@ function involved(obj: KubeObject, field: string): string | undefined {
   return isObject(ref) && ref[field] !== undefined ? String(ref[field]) : undefined;
 }
 
+/** `kubectl get events` columns, the same for core/v1 and events.k8s.io/v1 (one storage). */
+const eventColumns: BuiltinColumn[] = [
+  { name: "Last Seen", type: "string", cell: (o) => ageOf(o["lastTimestamp"] ?? o["eventTime"] ?? o.metadata.creationTimestamp) },
+  { name: "Type", type: "string", cell: (o) => String(o["type"] ?? "") },
+  { name: "Reason", type: "string", cell: (o) => String(o["reason"] ?? "") },
+  { name: "Object", type: "string", cell: (o) => `${(involved(o, "kind") ?? "").toLowerCase()}/${involved(o, "name") ?? ""}` },
+  { name: "Message", type: "string", cell: (o) => String(o["message"] ?? "") },
+];
+
 const eventFieldLabels: Record<string, (obj: KubeObject) => string | undefined> = {
   "involvedObject.kind": (o) => involved(o, "kind"),
   "involvedObject.namespace": (o) => involved(o, "namespace"),
@@ -319,13 +328,7 @@ export function builtinResourceTypes(): ResourceType[] {
       storageKey: "events",
       fieldLabels: eventFieldLabels,
       omitNameColumn: true,
-      builtinColumns: [
-        { name: "Last Seen", type: "string", cell: (o) => ageOf(o["lastTimestamp"] ?? o["eventTime"] ?? o.metadata.creationTimestamp) },
-        { name: "Type", type: "string", cell: (o) => String(o["type"] ?? "") },
-        { name: "Reason", type: "string", cell: (o) => String(o["reason"] ?? "") },
-        { name: "Object", type: "string", cell: (o) => `${(involved(o, "kind") ?? "").toLowerCase()}/${involved(o, "name") ?? ""}` },
-        { name: "Message", type: "string", cell: (o) => String(o["message"] ?? "") },
-      ],
+      builtinColumns: eventColumns,
     }),
     builtin({
       group: "events.k8s.io",
@@ -340,13 +343,7 @@ export function builtinResourceTypes(): ResourceType[] {
       fromWire: eventFromV1,
       validate: (obj) => validateEventsV1(eventToV1(obj)),
       omitNameColumn: true,
-      builtinColumns: [
-        { name: "Last Seen", type: "string", cell: (o) => ageOf(o["lastTimestamp"] ?? o["eventTime"] ?? o.metadata.creationTimestamp) },
-        { name: "Type", type: "string", cell: (o) => String(o["type"] ?? "") },
-        { name: "Reason", type: "string", cell: (o) => String(o["reason"] ?? "") },
-        { name: "Object", type: "string", cell: (o) => `${(involved(o, "kind") ?? "").toLowerCase()}/${involved(o, "name") ?? ""}` },
-        { name: "Message", type: "string", cell: (o) => String(o["message"] ?? "") },
-      ],
+      builtinColumns: eventColumns,
     }),
     builtin({
       group: "apps",
