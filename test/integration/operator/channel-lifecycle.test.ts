@@ -1,7 +1,7 @@
 import { RetentionPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubeApiServer } from "../../support/kube-api-server/index.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
+import type { KubeWorld } from "../support/kube-world.js";
 import {
   Cluster,
   NatsClient,
@@ -15,20 +15,22 @@ import {
 } from "./support.js";
 
 // A template channel from apply to delete, with the operator running as a process under
-// --subject-policy namespaced against the Kubernetes API test server and a real nats-server.
+// --subject-policy namespaced, on the chart's ServiceAccount, against the real control plane
+// (owned Deployments become real pods on the process node) and a real nats-server.
 
 const NS = "team";
-let kube: KubeApiServer;
+let kube: KubeWorld;
 let server: NatsServerProcess;
 let nats: NatsClient;
 let cluster: Cluster;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  [kube, server] = await Promise.all([startCluster([NS, "p2p-system"]), NatsServerProcess.start()]);
+  server = await NatsServerProcess.start();
+  kube = await startCluster({ namespaces: [NS], releaseNamespace: "p2p-lifecycle", natsUrl: server.url, values: { subjectPolicy: "namespaced" } });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
-  operator = await OperatorProcess.start({ kubeconfig: kube.kubeconfigPath, natsUrl: server.url, args: ["--subject-policy", "namespaced"] });
+  operator = await OperatorProcess.start({ world: kube });
 });
 
 afterAll(async () => {

@@ -1,37 +1,35 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kubeconfigYaml, type KubeApiServer } from "../../support/kube-api-server/index.js";
+import { FaultProxy } from "../../support/fault-proxy.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import { Cluster, CountingProxy, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
+import { RELEASE, type KubeWorld } from "../support/kube-world.js";
+import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
 
-// Two operators with --leader-elect, each talking to the API server through its own counting
-// proxy: only the Lease holder writes; when it dies the other takes over within the lease time.
+// Two operators with --leader-elect (the chart's default) on the chart's ServiceAccount, each
+// talking to the real apiserver through its own proxy that records its requests: only the
+// Lease holder writes; when it dies the other takes over within the lease time.
 
 const NS = "ha";
-const LEASE_NS = "p2p-system";
-let kube: KubeApiServer;
+const LEASE_NS = "p2p-ha";
+let kube: KubeWorld;
 let server: NatsServerProcess;
 let nats: NatsClient;
 let cluster: Cluster;
-const proxies: CountingProxy[] = [];
+const proxies: FaultProxy[] = [];
 const operators: OperatorProcess[] = [];
 
-async function startCandidate(name: string): Promise<{ op: OperatorProcess; proxy: CountingProxy }> {
-  const proxy = await CountingProxy.start(kube.url);
+async function startCandidate(name: string): Promise<{ op: OperatorProcess; proxy: FaultProxy }> {
+  const info = kube.info;
+  const proxy = await FaultProxy.start({ upstream: info.server, ca: info.caCert, cert: info.servingCert, key: info.servingKey });
   proxies.push(proxy);
-  const dir = await mkdtemp(join(tmpdir(), `p2p-${name}-`));
-  const kubeconfig = join(dir, "kubeconfig");
-  await writeFile(kubeconfig, kubeconfigYaml(proxy.url));
-  const op = await OperatorProcess.start({ kubeconfig, natsUrl: server.url, args: ["--leader-elect"], env: { POD_NAME: name }, name });
+  const kubeconfig = await kube.serviceAccountKubeconfig(proxy.url, `candidate-${name}`);
+  const op = await OperatorProcess.start({ world: kube, kubeconfig, name });
   operators.push(op);
   return { op, proxy };
 }
 
 async function holder(): Promise<string | undefined> {
   try {
-    const lease = await cluster.coordination.readNamespacedLease({ namespace: LEASE_NS, name: "p2p-operator" });
+    const lease = await cluster.coordination.readNamespacedLease({ namespace: LEASE_NS, name: RELEASE });
     return lease.spec?.holderIdentity ?? undefined;
   } catch {
     return undefined;
@@ -39,7 +37,8 @@ async function holder(): Promise<string | undefined> {
 }
 
 beforeAll(async () => {
-  [kube, server] = await Promise.all([startCluster([NS, LEASE_NS]), NatsServerProcess.start()]);
+  server = await NatsServerProcess.start();
+  kube = await startCluster({ namespaces: [NS], releaseNamespace: LEASE_NS, natsUrl: server.url });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
 });
@@ -67,8 +66,8 @@ describe("leader election", () => {
     expect(a.proxy.writes.some((w) => w.includes("/pointtopointchannels/orders/status"))).toBe(true);
     expect(a.proxy.writes.some((w) => w.includes("/deployments/orders-consumer/scale"))).toBe(true);
     expect(b.proxy.writes).toEqual([]);
-    expect(await a.op.metric("leader_election_master_status", 'name="p2p-operator"')).toBe(1);
-    expect(await b.op.metric("leader_election_master_status", 'name="p2p-operator"')).toBe(0);
+    expect(await a.op.metric("leader_election_master_status", `name="${RELEASE}"`)).toBe(1);
+    expect(await b.op.metric("leader_election_master_status", `name="${RELEASE}"`)).toBe(0);
     // A standby keeps warm caches and reports ready, so rollouts and PDBs work.
     expect((await fetch(`${b.op.healthUrl}/readyz`)).status).toBe(200);
 
@@ -82,7 +81,7 @@ describe("leader election", () => {
     await nats.drain(`${NS}_orders`, "orders");
     await eventually(async () => expect(await cluster.scaleOf(NS, "orders-consumer")).toBe(1));
     expect(b.proxy.writes.some((w) => w.includes("/deployments/orders-consumer/scale"))).toBe(true);
-    expect(await b.op.metric("leader_election_master_status", 'name="p2p-operator"')).toBe(1);
+    expect(await b.op.metric("leader_election_master_status", `name="${RELEASE}"`)).toBe(1);
   });
 
   it("hands the Lease over at once when the leader stops on SIGTERM", async () => {

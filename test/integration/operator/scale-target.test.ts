@@ -1,8 +1,8 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KubeApiServer } from "../../support/kube-api-server/index.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
+import type { KubeWorld } from "../support/kube-world.js";
 import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
 
 // scaleTargetRef channels (the user's Deployment, scaled and otherwise untouched), the
@@ -10,7 +10,7 @@ import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, ev
 // channel's own Secret.
 
 const NS = "shop";
-let kube: KubeApiServer;
+let kube: KubeWorld;
 let server: NatsServerProcess;
 let authServer: NatsServerProcess;
 let nats: NatsClient;
@@ -18,14 +18,11 @@ let cluster: Cluster;
 let operator: OperatorProcess;
 
 beforeAll(async () => {
-  [kube, server, authServer] = await Promise.all([
-    startCluster([NS, "p2p-system"]),
-    NatsServerProcess.start(),
-    NatsServerProcess.start({ extraConfig: 'authorization { token: "s3cret-token" }' }),
-  ]);
+  [server, authServer] = await Promise.all([NatsServerProcess.start(), NatsServerProcess.start({ extraConfig: 'authorization { token: "s3cret-token" }' })]);
+  kube = await startCluster({ namespaces: [NS], releaseNamespace: "p2p-shop", natsUrl: server.url });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
-  operator = await OperatorProcess.start({ kubeconfig: kube.kubeconfigPath, natsUrl: server.url, args: ["--namespace", NS] });
+  operator = await OperatorProcess.start({ world: kube });
 });
 
 afterAll(async () => {

@@ -1,6 +1,4 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import {
   ApiException,
@@ -17,12 +15,13 @@ import {
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ChannelSpec, Condition, ConditionType, PointToPointChannel } from "../../../operator/src/api/types.js";
-import { startKubeApiServer, type KubeApiServer } from "../../support/kube-api-server/index.js";
 import { freePort } from "../../support/nats-server.js";
+import { KubeWorld, type KubeWorldOptions } from "../support/kube-world.js";
 
-// The world of an operator integration test: the Kubernetes API test server with the real CRD,
-// the operator as a child process (run from source with tsx), and clients to look at both the
-// cluster (the real @kubernetes/client-node) and NATS.
+// The world of an operator integration test: the run's real control plane with the CRD, the
+// chart installed for the file's namespaces, the operator as a child process (run from source
+// with tsx) on the chart's ServiceAccount through a fault proxy, and clients to look at both
+// the cluster (the real @kubernetes/client-node, as admin) and NATS.
 
 export const ROOT = resolve(import.meta.dirname, "../../..");
 const MAIN = join(ROOT, "operator/src/cli/main.ts");
@@ -30,8 +29,8 @@ const GROUP = "messaging.p2p.dev";
 const VERSION = "v1alpha1";
 const PLURAL = "pointtopointchannels";
 
-export async function startCluster(namespaces: string[] = []): Promise<KubeApiServer> {
-  return startKubeApiServer({ crds: [join(ROOT, "crds")], namespaces, bookmarkIntervalMs: 500 });
+export function startCluster(options: KubeWorldOptions): Promise<KubeWorld> {
+  return KubeWorld.start(options);
 }
 
 /** Retries `fn` until it stops throwing; the last error is the test's failure. */
@@ -115,7 +114,7 @@ export class Cluster {
         spec: {
           replicas,
           selector: { matchLabels: { app: name } },
-          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "app", image: "registry.example/app:1" }] } },
+          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "app", image: "registry.example/app:1", command: ["sleep", "infinity"] }] } },
         },
       },
     });
@@ -126,8 +125,7 @@ export class Cluster {
   }
 
   async createTokenSecret(namespace: string, name: string, token: string): Promise<void> {
-    // `data`, not stringData: the API test server stores stringData as given instead of folding it into data.
-    await this.core.createNamespacedSecret({ namespace, body: { metadata: { name }, data: { token: Buffer.from(token).toString("base64") } } });
+    await this.core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: { token } } });
   }
 
   async createHpa(namespace: string, name: string, target: string): Promise<void> {
@@ -163,14 +161,19 @@ export function fastScaling(overrides: Partial<NonNullable<ChannelSpec["scaling"
   };
 }
 
+// Consumer pods that run on the process node but take no messages, so that a test sets the lag
+// itself (publishing, or draining with NatsClient.drain). Tests of real consumers use the
+// consumer template's own command instead.
 export const consumerTemplate = {
   metadata: { labels: { team: "register" } },
-  spec: { containers: [{ name: "consumer", image: "registry.example/consumer:1", env: [{ name: "P2P_WORK_MS", value: "5" }] }] },
+  spec: { containers: [{ name: "consumer", image: "registry.example/consumer:1", command: ["sleep", "infinity"], env: [{ name: "P2P_WORK_MS", value: "5" }] }] },
 };
 
 export interface OperatorProcessOptions {
-  kubeconfig: string;
-  natsUrl: string;
+  /** The chart install whose arguments, env and ServiceAccount the operator runs with. */
+  world: KubeWorld;
+  /** Default: the world's (the chart ServiceAccount's token, through its fault proxy). */
+  kubeconfig?: string;
   args?: string[];
   env?: Record<string, string>;
   name?: string;
@@ -205,6 +208,8 @@ export class OperatorProcess {
   static async start(o: OperatorProcessOptions): Promise<OperatorProcess> {
     const metricsPort = await freePort();
     const healthPort = await freePort();
+    const name = o.name ?? "operator";
+    const chart = await o.world.operatorArgs(name);
     const child = spawn(
       process.execPath,
       [
@@ -212,10 +217,9 @@ export class OperatorProcess {
         "tsx",
         MAIN,
         "operator",
+        ...chart.args,
         "--kubeconfig",
-        o.kubeconfig,
-        "--nats-url",
-        o.natsUrl,
+        o.kubeconfig ?? o.world.kubeconfigPath,
         "--metrics-addr",
         `127.0.0.1:${metricsPort}`,
         "--health-addr",
@@ -224,9 +228,9 @@ export class OperatorProcess {
         "debug",
         ...(o.args ?? []),
       ],
-      { cwd: ROOT, env: { ...process.env, POD_NAMESPACE: "p2p-system", ...o.env }, stdio: ["ignore", "pipe", "pipe"] },
+      { cwd: ROOT, env: { ...process.env, ...chart.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] },
     );
-    const op = new OperatorProcess(child, `http://127.0.0.1:${metricsPort}/metrics`, `http://127.0.0.1:${healthPort}`, o.name ?? "operator");
+    const op = new OperatorProcess(child, `http://127.0.0.1:${metricsPort}/metrics`, `http://127.0.0.1:${healthPort}`, name);
     await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}:\n${op.tail()}`);
       const res = await fetch(`${op.healthUrl}/readyz`);
@@ -283,44 +287,6 @@ export class OperatorProcess {
 
   wait(): Promise<number | null> {
     return this.exitCode;
-  }
-}
-
-/**
- * A pass-through proxy in front of the API server that counts the write requests one operator
- * makes: the honest way to see that a standby writes nothing.
- */
-export class CountingProxy {
-  readonly writes: string[] = [];
-  private constructor(
-    private readonly server: http.Server,
-    readonly url: string,
-  ) {}
-
-  static async start(upstream: string): Promise<CountingProxy> {
-    const target = new URL(upstream);
-    let proxy!: CountingProxy;
-    const server = http.createServer((req, res) => {
-      if (req.method && !["GET", "HEAD"].includes(req.method)) proxy.writes.push(`${req.method} ${req.url}`);
-      const up = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        },
-      );
-      up.on("error", () => res.destroy());
-      res.on("close", () => up.destroy());
-      req.pipe(up);
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    proxy = new CountingProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return proxy;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
 
