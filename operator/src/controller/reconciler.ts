@@ -111,8 +111,18 @@ export class ChannelReconciler {
       nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null };
     }
 
-    const observed = await this.applyWorkload(resolved, target, nats);
-    const scaled = await this.scale(channel, resolved, nats, observed, childLog);
+    let scaled: Awaited<ReturnType<ChannelReconciler["scale"]>>;
+    try {
+      const observed = await this.applyWorkload(resolved, target, nats);
+      scaled = await this.scale(channel, resolved, nats, observed, childLog);
+    } catch (err) {
+      // A refused write (403 names the verb and resource), a missing kind, a server error: the
+      // channel's conditions say so, and Ready's change leaves one Event, instead of a silent retry.
+      const verdict = verdictOf(err, "WorkloadFailed");
+      childLog.warn({ reason: verdict.reason, err: verdict.message }, "workload phase failed");
+      await this.writeStatus(channel, { stream: nats.stream, consumer: nats.consumer, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
+      return { backoff: true };
+    }
 
     await this.writeStatus(channel, {
       stream: nats.stream,

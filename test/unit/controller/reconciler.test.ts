@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import pino from "pino";
 import { ChannelReconciler } from "../../../operator/src/controller/reconciler.js";
 import { SecretNotFoundError } from "../../../operator/src/controller/errors.js";
+import { KubeApiError } from "../../../operator/src/kube/rest.js";
 import type {
   ChannelSource,
   ConnectionResolver,
@@ -88,6 +89,8 @@ class FakeNats implements NatsSide {
 }
 
 class FakeWorkload implements WorkloadDriver {
+  /** An error every write (ensure, scale) throws, as a refused API call would. */
+  refuse: Error | null = null;
   exists = false;
   replicas = 0;
   blocked: WorkloadObservation["blocked"] = null;
@@ -97,11 +100,13 @@ class FakeWorkload implements WorkloadDriver {
     return { exists: this.exists, replicas: this.replicas, readyReplicas: this.replicas, blocked: this.blocked };
   }
   async ensure(_ch: ResolvedChannel, env: Record<string, string>, _t: ConnectionTarget, replicas: number) {
+    if (this.refuse) throw this.refuse;
     this.env = env;
     if (!this.exists) this.replicas = replicas;
     this.exists = true;
   }
   async scale(_ch: ResolvedChannel, replicas: number) {
+    if (this.refuse) throw this.refuse;
     this.replicas = replicas;
   }
   async release() {
@@ -188,6 +193,24 @@ describe("ChannelReconciler", () => {
     expect(t.workload.replicas).toBe(5);
     expect(t.condition("StreamReady")).toMatchObject({ status: "False", reason: "NATSUnavailable" });
     expect(t.condition("Ready")?.status).toBe("False");
+  });
+
+  it("turns a refused workload write into WorkloadReady and Ready conditions naming it, with one Event, and backs off", async () => {
+    const t = setup();
+    const forbidden = 'deployments.apps is forbidden: User "system:serviceaccount:p2p:p2p-operator" cannot create resource "deployments" in API group "apps" in the namespace "health"';
+    t.workload.refuse = new KubeApiError(403, "Forbidden", forbidden);
+    for (let i = 0; i < 3; i++) {
+      expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+      t.tick(1000);
+    }
+    expect(t.condition("WorkloadReady")).toMatchObject({ status: "False", reason: "Forbidden", message: forbidden });
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "Forbidden" });
+    expect(t.condition("Ready")?.message).toContain('cannot create resource "deployments"');
+    expect(t.events.list.filter((e) => e.startsWith("Warning Forbidden"))).toHaveLength(1);
+
+    t.workload.refuse = null;
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ requeueAfterMs: 1000 });
+    expect(t.condition("Ready")?.status).toBe("True");
   });
 
   it("writes status only when it changed", async () => {
