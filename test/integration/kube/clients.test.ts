@@ -1,0 +1,103 @@
+// What users do with the official clients against the CRD, on the real apiserver: the
+// official @kubernetes/client-node lists and watches channels, the real kubectl creates a
+// Deployment whose pod runs on the process node, and `kubectl get p2pc -w`-style tables come
+// from the server's printer columns.
+import { join } from "node:path";
+import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { base } from "../../support/channel-cases.js";
+import { RestClient } from "../../support/control-plane/index.js";
+import { controlPlane } from "../support/kube-world.js";
+
+const NS = "clients";
+let admin: RestClient;
+let kc: KubeConfig;
+
+beforeAll(async () => {
+  const info = controlPlane();
+  admin = new RestClient({ server: info.server, ca: info.caCert, cert: join(info.dir, "pki/admin.crt"), key: join(info.dir, "pki/admin.key") });
+  await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  kc = new KubeConfig();
+  kc.loadFromFile(info.kubeconfig);
+});
+
+afterAll(async () => {
+  await admin?.request("DELETE", `/api/v1/namespaces/${NS}`).catch(() => {});
+  admin?.close();
+});
+
+async function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const info = controlPlane();
+  const { execFile } = await import("node:child_process");
+  return new Promise((resolve) =>
+    execFile(info.kubectl, ["--kubeconfig", info.kubeconfig, ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
+describe("official clients against the CRD", () => {
+  it("client-node watches channels: ADDED, MODIFIED and DELETED arrive", async () => {
+    const events: string[] = [];
+    const watch = new Watch(kc);
+    const req = await watch.watch(
+      `/apis/messaging.p2p.dev/v1alpha1/namespaces/${NS}/pointtopointchannels`,
+      { allowWatchBookmarks: true },
+      (type, obj: { metadata: { name: string } }) => {
+        if (type !== "BOOKMARK") events.push(`${type} ${obj.metadata.name}`);
+      },
+      () => {},
+    );
+    try {
+      const api = kc.makeApiClient(CustomObjectsApi);
+      const body = { ...base(), metadata: { name: "watched", namespace: NS } };
+      await api.createNamespacedCustomObject({ group: "messaging.p2p.dev", version: "v1alpha1", namespace: NS, plural: "pointtopointchannels", body });
+      await api.patchNamespacedCustomObject({ group: "messaging.p2p.dev", version: "v1alpha1", namespace: NS, plural: "pointtopointchannels", name: "watched", body: [{ op: "replace", path: "/spec/scaling/maxReplicas", value: 9 }] });
+      await api.deleteNamespacedCustomObject({ group: "messaging.p2p.dev", version: "v1alpha1", namespace: NS, plural: "pointtopointchannels", name: "watched" });
+      const deadline = Date.now() + 10_000;
+      while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(events).toEqual(["ADDED watched", "MODIFIED watched", "DELETED watched"]);
+    } finally {
+      req.abort();
+    }
+  });
+
+  it("the API answers ?watch=True as Go's ParseBool does: with a watch, not a list", async () => {
+    const info = controlPlane();
+    const https = await import("node:https");
+    const { readFileSync } = await import("node:fs");
+    const first = await new Promise<string>((resolve, reject) => {
+      const req = https.get(
+        `${info.server}/apis/messaging.p2p.dev/v1alpha1/namespaces/${NS}/pointtopointchannels?watch=True&timeoutSeconds=1`,
+        { ca: readFileSync(info.caCert), cert: readFileSync(join(info.dir, "pki/admin.crt")), key: readFileSync(join(info.dir, "pki/admin.key")) },
+        (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve(text));
+        },
+      );
+      req.on("error", reject);
+    });
+    // An empty namespace's watch that times out sends nothing; a list would send an object with items.
+    expect(first).not.toContain('"items"');
+  });
+
+  it("kubectl create deployment makes a pod that runs on the process node", async () => {
+    const created = await kubectl(["create", "deployment", "sleeper", "-n", NS, "--image=busybox", "--", "sleep", "infinity"]);
+    expect(created.stderr).toBe("");
+    expect(created.stdout.trim()).toBe("deployment.apps/sleeper created");
+    const rolled = await kubectl(["rollout", "status", "deployment/sleeper", "-n", NS, "--timeout=60s"]);
+    expect(rolled.code).toBe(0);
+    expect(rolled.stdout).toContain("successfully rolled out");
+    const pods = await kubectl(["get", "pods", "-n", NS, "-l", "app=sleeper", "-o", "wide", "--no-headers"]);
+    expect(pods.stdout).toMatch(/Running .*p2p-process-node/);
+  });
+
+  it("kubectl version reports the real release", async () => {
+    const version = await kubectl(["version", "-o", "json"]);
+    const parsed = JSON.parse(version.stdout) as { serverVersion: { gitVersion: string; major: string }; clientVersion: { gitVersion: string } };
+    expect(parsed.serverVersion.gitVersion).toMatch(/^v1\.\d+\.\d+$/);
+    expect(parsed.serverVersion.major).toBe("1");
+    expect(parsed.clientVersion.gitVersion).toBe(parsed.serverVersion.gitVersion);
+  });
+});
