@@ -84,6 +84,9 @@ export class ControlPlane {
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        // The apiserver would publish its address as the `kubernetes` Service's endpoint, and
+        // refuses a loopback one; nothing in the tests reaches it through that Service.
+        "--endpoint-reconciler-type=none",
         "--allow-privileged=true",
         "--profiling=false",
         "--v=1",
