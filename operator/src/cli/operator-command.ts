@@ -129,11 +129,12 @@ export interface OperatorRuntime {
 export async function startOperator(options: OperatorOptions, logger: Logger = log): Promise<OperatorRuntime> {
   logger.level = options.logLevel;
   const kube = loadKubeClientConfig({ kubeconfig: options.kubeconfig });
-  const rest = new KubeRest(kube);
+  const metrics = operatorMetrics();
+  const countRequest = (method: string, code: number) => metrics.kubeRequests.inc({ method, code: String(code) });
+  const rest = new KubeRest(kube, undefined, countRequest);
   const natsCredentials = options.natsCreds ? { creds: readFileSync(options.natsCreds, "utf8") } : null;
   const identity = `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString("hex")}`;
 
-  const metrics = operatorMetrics();
   const informers = createInformers(rest, { namespaces: options.namespaces, log: logger.child({ component: "informer" }) });
   const source = new KubeChannelSource(rest, informers, logger.child({ component: "source" }));
   const events = new KubeEventRecorder(rest, logger.child({ component: "events" }), identity);
@@ -194,7 +195,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
   if (options.leaderElect) {
     // Lease requests time out well inside the renew deadline, so a hung request cannot keep a
     // leader that has lost contact acting past the point where a standby may take over.
-    elector = new LeaderElector(new KubeRest(kube, 4_000), {
+    elector = new LeaderElector(new KubeRest(kube, 4_000, countRequest), {
       namespace: options.leaderElectionNamespace,
       name: options.leaderElectionId,
       identity,

@@ -113,6 +113,7 @@ export function operatorMetrics(registry = new Registry()) {
     registry,
     controller,
     reconcileTotal: registry.register(new Counter("controller_runtime_reconcile_total", "Reconciles by result")),
+    kubeRequests: registry.register(new Counter("rest_client_requests_total", "Kubernetes API requests by method and status code (0: no answer; WATCH: a watch opened)")),
     reconcileErrors: registry.register(new Counter("controller_runtime_reconcile_errors_total", "Reconciles that failed")),
     reconcileTime: registry.register(new Histogram("controller_runtime_reconcile_time_seconds", "Time per reconcile")),
     workqueueDepth: registry.register(new Gauge("workqueue_depth", "Keys ready and waiting for a worker")),

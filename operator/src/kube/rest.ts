@@ -83,6 +83,8 @@ export class KubeRest {
   constructor(
     private readonly config: KubeClientConfig,
     private readonly requestTimeoutMs = 30_000,
+    /** Told of every request's method and status code (0: no answer), e.g. for rest_client_requests_total. */
+    private readonly observe: (method: string, code: number) => void = () => {},
   ) {
     this.server = config.server;
     this.prefix = this.server.pathname.replace(/\/+$/, "");
@@ -138,6 +140,7 @@ export class KubeRest {
         req = this.transport().request(url, { method: "GET", agent: this.agent, headers: { ...auth, Accept: "application/json" } });
         req.on("error", (err) => settle(aborted ? null : new KubeApiError(0, "WatchDropped", err.message, { cause: err })));
         req.on("response", (res) => {
+          this.observe("WATCH", res.statusCode ?? 0);
           if ((res.statusCode ?? 0) >= 300) {
             readBody(res)
               .then((text) => settle(statusError(res.statusCode ?? 0, text)))
@@ -200,8 +203,12 @@ export class KubeRest {
       }
       const req = this.transport().request(url, { method, agent: this.agent, headers, timeout: this.requestTimeoutMs });
       req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within ${this.requestTimeoutMs}ms`)));
-      req.on("error", (err) => reject(new KubeApiError(0, "Unreachable", `${method} ${path}: ${err.message}`, { cause: err })));
+      req.on("error", (err) => {
+        this.observe(method, 0);
+        reject(new KubeApiError(0, "Unreachable", `${method} ${path}: ${err.message}`, { cause: err }));
+      });
       req.on("response", (res) => {
+        this.observe(method, res.statusCode ?? 0);
         readBody(res).then(
           (text) => {
             const code = res.statusCode ?? 0;

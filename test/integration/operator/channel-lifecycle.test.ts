@@ -175,6 +175,7 @@ describe("a template channel", () => {
       "p2p_channel_desired_replicas",
       "p2p_scale_events_total",
       "p2p_dead_letters_total",
+      "rest_client_requests_total",
     ]) {
       expect(metrics).toContain(`# TYPE ${name} `);
     }
