@@ -168,6 +168,41 @@ export const FINDER_FLAGS = {
   "nats-creds": { type: "string" },
 } as const;
 
+/** FINDER_FLAGS plus what every command that shows channels takes: -o json and --help. */
+export const CHANNEL_COMMAND_FLAGS = {
+  ...FINDER_FLAGS,
+  output: { type: "string", short: "o" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+export interface Output {
+  write(text: string): unknown;
+}
+
+/**
+ * The start both `p2p status` and `p2p dlq` share: --help prints the usage (exit 0), a wrong -o
+ * is a usage error (exit 2). `stop` is that exit code, or null to go on; `usage` reports any
+ * later usage error the same way.
+ */
+export function startChannelCommand(
+  command: string,
+  usageText: string,
+  values: { help?: boolean | undefined; output?: string | undefined },
+  out: Output,
+  err: Output,
+): { stop: number | null; usage: (message: string) => number } {
+  const usage = (message: string) => {
+    err.write(`p2p ${command}: ${message}\n${usageText}`);
+    return 2;
+  };
+  if (values.help) {
+    out.write(usageText);
+    return { stop: 0, usage };
+  }
+  if (values.output !== undefined && values.output !== "json") return { stop: usage(`-o ${values.output}: only -o json is supported`), usage };
+  return { stop: null, usage };
+}
+
 export const FINDER_USAGE = `  -n, --namespace NS  the channel's namespace (default: the kubeconfig context's, else default);
                       CHANNEL may also be written NS/NAME
   --local             the \`p2p local\` running here instead of the cluster (also the default when

@@ -13,7 +13,17 @@ import {
   type PooledConnection,
   type ReplayResult,
 } from "../nats/index.js";
-import { FINDER_FLAGS, FINDER_USAGE, channelRef, finderOptions, openChannelFinder, type ChannelFinder, type FoundChannel } from "./channel-finder.js";
+import {
+  CHANNEL_COMMAND_FLAGS,
+  FINDER_USAGE,
+  channelRef,
+  finderOptions,
+  openChannelFinder,
+  startChannelCommand,
+  type ChannelFinder,
+  type FoundChannel,
+  type Output,
+} from "./channel-finder.js";
 
 // `p2p dlq list|show|replay|purge CHANNEL`: a channel's dead letters (<stream>_DLQ) without
 // the nats CLI. replay and purge leave an Event on the channel and a log line (stderr).
@@ -36,10 +46,6 @@ const USAGE = `usage: p2p dlq list|show|replay|purge CHANNEL [flags]
   -o json        JSON lines instead of text
 ${FINDER_USAGE}`;
 
-interface Output {
-  write(text: string): unknown;
-}
-
 const ACTIONS = ["list", "show", "replay", "purge"] as const;
 type Action = (typeof ACTIONS)[number];
 
@@ -48,27 +54,18 @@ export async function run(argv: string[], out: Output = process.stdout, err: Out
     args: argv,
     allowPositionals: true,
     options: {
-      ...FINDER_FLAGS,
+      ...CHANNEL_COMMAND_FLAGS,
       seq: { type: "string", multiple: true },
       limit: { type: "string" },
       "dry-run": { type: "boolean", default: false },
       yes: { type: "boolean", short: "y", default: false },
-      output: { type: "string", short: "o" },
-      help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
-    out.write(USAGE);
-    return 0;
-  }
-  const usage = (message: string) => {
-    err.write(`p2p dlq: ${message}\n${USAGE}`);
-    return 2;
-  };
+  const { stop, usage } = startChannelCommand("dlq", USAGE, values, out, err);
+  if (stop !== null) return stop;
   const [action, channelArg, ...extra] = positionals;
   if (!ACTIONS.includes(action as Action)) return usage(`the first argument is one of ${ACTIONS.join(", ")}${action ? `, not ${JSON.stringify(action)}` : ""}`);
   if (!channelArg || extra.length > 0) return usage("give exactly one CHANNEL");
-  if (values.output !== undefined && values.output !== "json") return usage(`-o ${values.output}: only -o json is supported`);
   let selection: DeadLetterSelection;
   try {
     selection = selectionOf(values.seq, values.limit);

@@ -23,9 +23,9 @@ const COMMANDS: Record<string, Command> = {
   operator: { usage: "operator [flags]", summary: "run the operator against the current kubeconfig or in-cluster", load: () => import("./operator-command.js") },
   local: { usage: "local [FILES|DIRS]", summary: "run channels from YAML files on this machine, consumers as local processes", load: () => import("./local-command.js") },
   validate: { usage: "validate FILE...", summary: "check PointToPointChannel manifests offline against the CRD's schema and rules", load: () => import("./validate-command.js") },
+  publish: { usage: "publish CHANNEL_FILE --count N [--rate R] [--size B]", summary: "publish test messages to a channel and report acks, duplicates and errors", load: () => import("./publish-command.js") },
   status: { usage: "status [CHANNEL] [-n NS] [-o json]", summary: "lag, rates, time to drain, replicas, dead letters and problems of every channel", load: () => import("./status-command.js") },
   dlq: { usage: "dlq list|show|replay|purge CHANNEL", summary: "inspect, replay or delete a channel's dead letters", load: () => import("./dlq-command.js") },
-  publish: { usage: "publish CHANNEL_FILE --count N [--rate R] [--size B]", summary: "publish test messages to a channel and report acks, duplicates and errors", load: () => import("./publish-command.js") },
 };
 
 /** Installed as the kubectl plugin `kubectl-p2p`, the same CLI calls itself `kubectl p2p`. */

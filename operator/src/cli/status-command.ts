@@ -1,7 +1,17 @@
 import { parseArgs } from "node:util";
 import { pino, type DestinationStream } from "pino";
 import { parseDuration } from "../api/index.js";
-import { FINDER_FLAGS, FINDER_USAGE, channelRef, finderOptions, openChannelFinder, type ChannelFinder, type FoundChannel } from "./channel-finder.js";
+import {
+  CHANNEL_COMMAND_FLAGS,
+  FINDER_USAGE,
+  channelRef,
+  finderOptions,
+  openChannelFinder,
+  startChannelCommand,
+  type ChannelFinder,
+  type FoundChannel,
+  type Output,
+} from "./channel-finder.js";
 import { statusJson, statusRows, statusTable } from "./status-view.js";
 
 // `p2p status [CHANNEL]`: every channel with lag, arrival and processing rates, an estimated
@@ -18,31 +28,15 @@ rates, replicas now/desired and max, dead letters held, and every condition that
                    (default 5s; 0 skips them); \`p2p local\` measures them itself
 ${FINDER_USAGE}`;
 
-interface Output {
-  write(text: string): unknown;
-}
-
 export async function run(argv: string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      ...FINDER_FLAGS,
-      output: { type: "string", short: "o" },
-      interval: { type: "string", default: "5s" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+    options: { ...CHANNEL_COMMAND_FLAGS, interval: { type: "string", default: "5s" } },
   });
-  if (values.help) {
-    out.write(USAGE);
-    return 0;
-  }
-  const usage = (message: string) => {
-    err.write(`p2p status: ${message}\n${USAGE}`);
-    return 2;
-  };
+  const { stop, usage } = startChannelCommand("status", USAGE, values, out, err);
+  if (stop !== null) return stop;
   if (positionals.length > 1) return usage("give at most one CHANNEL");
-  if (values.output !== undefined && values.output !== "json") return usage(`-o ${values.output}: only -o json is supported`);
   let intervalMs: number;
   try {
     intervalMs = parseDuration(values.interval);

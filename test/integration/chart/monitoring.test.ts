@@ -1,13 +1,13 @@
 // The chart's Grafana dashboard and PrometheusRule: rendered with the real helm, every query
 // parsed by Prometheus' own grammar and checked against the metrics the operator exports, and
 // the alerts run by promtool on series that should (and should not) make them fire.
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { exportedMetricNames, metricNamesOf } from "../../support/promql.js";
+import { runProcess } from "../../support/run-process.js";
 import { chartDir, findDoc, helmTemplate, kindsOf, repoRoot, type RenderedDoc } from "./helm.js";
 
 type Obj = Record<string, unknown>;
@@ -26,13 +26,9 @@ interface RuleFile {
 const DASHBOARD_FILE = join(chartDir, "files/dashboards/p2p-operator.json");
 const RULES_FILE = join(chartDir, "files/alerts/rules.yaml");
 
-function promtool(...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile("promtool", args, { cwd: repoRoot, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      resolve({ code, out: `${stdout}${stderr}` });
-    });
-  });
+async function promtool(...args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runProcess("promtool", args, { cwd: repoRoot, timeout: 60_000 });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 /** Grafana's variables replaced by what they stand for, so that Prometheus can parse the query. */

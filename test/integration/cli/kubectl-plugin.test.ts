@@ -1,9 +1,9 @@
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess } from "../../support/run-process.js";
 
 // `kubectl p2p ...`: the package's second bin, found by the real kubectl on PATH as a plugin.
 
@@ -11,22 +11,10 @@ const repoRoot = join(import.meta.dirname, "../../..");
 const mainJs = join(repoRoot, "operator/dist/cli/main.js");
 const kubectl = join(repoRoot, ".tools/bin/kubectl");
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
-function run(command: string, args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: dir, env, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = (command: string, args: string[]) => runProcess(command, args, { cwd: dir, env });
 
 describe.skipIf(!existsSync(mainJs) || !existsSync(kubectl))("the kubectl plugin (after npm run build)", () => {
   beforeAll(async () => {

@@ -1,9 +1,9 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { runProcess } from "../../support/run-process.js";
 
 // The Argo CD health check in docs/operations.md, run as Argo CD runs it: a Lua 5.1 chunk with
 // the resource in the global `obj`, returning {status, message}. Debian's lua5.1 stands in for
@@ -40,13 +40,10 @@ function lua(v: unknown): string {
 async function health(obj: unknown): Promise<{ status: string; message: string }> {
   const harness = join(dir, `run-${Math.random().toString(36).slice(2)}.lua`);
   await writeFile(harness, `obj = ${lua(obj)}\nlocal hs = dofile(${JSON.stringify(join(dir, "health.lua"))})\nio.write(hs.status, "\\n", hs.message)\n`);
-  return new Promise((resolve, reject) => {
-    execFile("lua5.1", [harness], { timeout: 10_000 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`lua5.1 failed: ${stderr || error.message}`));
-      const [status = "", message = ""] = stdout.split("\n");
-      resolve({ status, message });
-    });
-  });
+  const r = await runProcess("lua5.1", [harness], { timeout: 10_000 });
+  if (r.code !== 0) throw new Error(`lua5.1 failed (${r.code}): ${r.stderr}`);
+  const [status = "", message = ""] = r.stdout.split("\n");
+  return { status, message };
 }
 
 const condition = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, observedGeneration: 3, lastTransitionTime: "2026-01-01T00:00:00Z" });
