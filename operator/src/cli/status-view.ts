@@ -78,8 +78,11 @@ export function statusTable(rows: StatusRow[]): string[] {
 }
 
 export function statusJson(rows: StatusRow[]): Record<string, unknown>[] {
+  const round1 = (n: number | null) => (n === null ? null : Math.round(n * 10) / 10);
   return rows.map(({ drainMs, problems, ...r }) => ({
     ...r,
+    arrivalRatePerSec: round1(r.arrivalRatePerSec),
+    processingRatePerSec: round1(r.processingRatePerSec),
     drainSeconds: drainMs === null || !Number.isFinite(drainMs) ? null : Math.round(drainMs / 100) / 10,
     draining: drainMs === null ? null : Number.isFinite(drainMs),
     conditions: problems.map(({ type, status, reason, message }) => ({ type, status, reason, message })),
