@@ -40,13 +40,15 @@ const USAGE = `usage: p2p dlq list|show|replay|purge CHANNEL [flags]
   purge     delete dead letters; asks first unless --yes
 
   --seq N        only DLQ sequence N (repeatable, or N,M,...)
-  --limit N      at most N dead letters, oldest first
+  --limit N      at most N dead letters, oldest first (list, show: 100 unless given)
   --dry-run      replay, purge: say what would be done, change nothing
   --yes          purge without asking
   -o json        JSON lines instead of text
 ${FINDER_USAGE}`;
 
 const ACTIONS = ["list", "show", "replay", "purge"] as const;
+/** list and show without --limit or --seq. */
+const DEFAULT_LOOK_LIMIT = 100;
 type Action = (typeof ACTIONS)[number];
 
 export async function run(argv: string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
@@ -114,16 +116,24 @@ interface Context {
 }
 
 async function perform(ctx: Context, dryRun: boolean, yes: boolean): Promise<number> {
-  const { conn, dlq, selection, out } = ctx;
+  const { conn, dlq, out } = ctx;
+  // Looking needs no more than a screenful by default; replay and purge take every one asked for.
+  const looking = ctx.action === "list" || ctx.action === "show";
+  const capped = looking && ctx.selection.limit === undefined && ctx.selection.seqs === undefined;
+  const selection = capped ? { ...ctx.selection, limit: DEFAULT_LOOK_LIMIT } : ctx.selection;
   const letters = await readDeadLetters(conn.jsm, dlq, selection);
-  if (ctx.action === "list" || ((ctx.action === "replay" || ctx.action === "purge") && dryRun)) {
+  if (ctx.action === "list" || dryRun) {
     if (ctx.json) for (const l of letters) out.write(`${JSON.stringify(letterJson(l, false))}\n`);
     else out.write(listText(letters, dlq, ctx.action === "list" ? "" : `${ctx.action} --dry-run: would ${ctx.action} `));
-    return 0;
-  }
-  if (ctx.action === "show") {
+  } else if (ctx.action === "show") {
     for (const l of letters) out.write(ctx.json ? `${JSON.stringify(letterJson(l, true))}\n` : showText(l));
     if (!ctx.json && letters.length === 0) out.write(`no dead letters in ${dlq}\n`);
+  }
+  if (looking || dryRun) {
+    if (capped && letters.length === DEFAULT_LOOK_LIMIT) {
+      const held = (await conn.jsm.streams.info(dlq)).state.messages;
+      if (held > letters.length) ctx.err.write(`p2p dlq: the oldest ${letters.length} of ${held} dead letters; --limit N shows more\n`);
+    }
     return 0;
   }
   if (ctx.action === "replay") return replay(ctx, letters);
