@@ -14,13 +14,14 @@
 //   ideal  maxReplicas from t=0 (minReplicas = maxReplicas = 8), burst sent once all run.
 // Same bounds, threshold, subjects layout, consumer env (P2P_MAX_BATCH from maxReplicas 8) and
 // N in all three.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { stringify } from "yaml";
 import { ROOT, lines, log, onCleanup, round, runBenchmark, sleep, spawnChild, startNats, stopChild, waitFor } from "./lib/harness.mjs";
+import { timelineSvg } from "./lib/timeline-svg.mjs";
 
 // The main burst is sized so that the ideal drains in about 25 s on this machine (8 replicas x
 // ~190 msgs/s); the short one in about 4 s. KEDA's handicap is a roughly fixed delay (the HPA
@@ -53,14 +54,20 @@ await runBenchmark("burst-drain", 540_000, async () => {
   const results = {};
   for (const burst of BURSTS) {
     const runs = {};
+    const timelines = {};
     for (const variant of ["ideal", "ours", "keda"]) {
-      runs[variant] = await runVariant({ variant, messages: burst.messages, label: burst.label, url, dir, nc, jsm });
+      const { timeline, ...run } = await runVariant({ variant, messages: burst.messages, label: burst.label, url, dir, nc, jsm });
+      runs[variant] = run;
+      timelines[variant] = timeline;
       log(`${burst.label} ${variant}: ${JSON.stringify(runs[variant])}`);
     }
+    const picture = await writeBurstPicture(burst, timelines);
+    log(`${burst.label}: picture in ${picture}`);
     const { ideal, ours, keda } = runs;
     const ratio = (a, b) => round(a / b);
     results[burst.label] = {
       messages: burst.messages,
+      picture,
       runs,
       ratios: {
         oursDrainVsIdeal: ratio(ours.drainSeconds, ideal.drainSeconds),
@@ -190,6 +197,7 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
     // Lag as the driver sees it, every 200 ms: the drain ends when the consumer has nothing left.
     let firstLagAtMs = null;
     let drainedAtMs = null;
+    const lagSeries = [[0, 0]];
     const until = Date.now() + 240_000;
     while (drainedAtMs === null) {
       if (Date.now() > until) throw new Error(`${variant}: not drained within 240 s`);
@@ -197,6 +205,7 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
       const c = await jsm.consumers.info(stream, name);
       const lag = c.num_pending + c.num_ack_pending;
       const now = Date.now();
+      lagSeries.push([round((now - burstAtMs) / 1000, 2), lag]);
       if (lag > 0 && firstLagAtMs === null) firstLagAtMs = now;
       if (lag === 0 && firstLagAtMs !== null) drainedAtMs = now;
       else await sleep(200);
@@ -223,6 +232,10 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
     const directions = events.map((e) => Math.sign(e.to - e.from));
     const flapped = directions.some((d, i) => i > 0 && d > 0 && directions[i - 1] < 0);
     return {
+      timeline: {
+        lag: lagSeries,
+        replicas: [[0, initial], ...during.map((s) => [round((s.atMs - burstAtMs) / 1000, 2), s.readyReplicas ?? 0])],
+      },
       drainSeconds: round((drainedAtMs - burstAtMs) / 1000, 1),
       // Lag exists from the burst's first message on: reaction = first scale-up decision - burst start.
       reactionSeconds: variant === "ideal" ? 0 : firstUp ? round((firstUp.atMs - burstAtMs) / 1000, 2) : null,
@@ -252,6 +265,23 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
     emulator?.stop();
     await stopChild(local, 30_000);
   }
+}
+
+/** docs/images/burst-drain-<label>.svg: lag and replicas over time of the three runs (shown in docs/benchmarks.md). */
+async function writeBurstPicture(burst, timelines) {
+  const file = `docs/images/burst-drain-${burst.label}.svg`;
+  const svg = timelineSvg({
+    title: `Burst of ${burst.messages} messages (${WORK_MS} ms of work each): lag and replicas`,
+    subtitle: `min ${MIN}, max ${MAX}, targetLagPerReplica ${THRESHOLD}; measured by bench/burst-drain.mjs`,
+    series: [
+      { name: "p2p-operator", color: "#1f6feb", ...timelines.ours },
+      { name: "KEDA + HPA (emulated)", color: "#d1242f", ...timelines.keda },
+      { name: `ideal (${MAX} from the start)`, color: "#1a7f37", dashed: true, ...timelines.ideal },
+    ],
+  });
+  await mkdir(join(ROOT, "docs/images"), { recursive: true });
+  await writeFile(join(ROOT, file), svg);
+  return file;
 }
 
 /** Core publishes (as the burst from an upstream system would arrive), flushed every 2,000. */

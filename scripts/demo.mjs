@@ -13,11 +13,12 @@
 // DEMO_COUNT (default 5000) sets the burst size. `npm run predemo` builds and checks tools.
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { timelineSvg } from "../bench/lib/timeline-svg.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "operator/dist/cli/main.js");
@@ -39,6 +40,9 @@ const say = (text) => console.log(`[${String(Math.round((Date.now() - t0) / 1000
 
 let latest = null;
 let natsUrl = null;
+/** Lag and running replicas at each reconcile from the burst on: the picture of this run. */
+const timeline = [];
+let publishStart = null;
 let localExited = null;
 const snapshotWaiters = new Set();
 
@@ -63,6 +67,7 @@ createInterface({ input: local.stdout }).on("line", (line) => {
     say(`p2p local: nats-server ${msg.natsUrl}; consumer logs in ${msg.logDir}`);
   } else if (msg.type === "channel" && msg.channel === channelKey) {
     latest = msg;
+    if (publishStart !== null) timeline.push({ t: (Date.now() - publishStart) / 1000, lag: msg.lag ?? 0, replicas: msg.readyReplicas ?? 0 });
   }
   for (const w of snapshotWaiters) w();
 });
@@ -138,7 +143,7 @@ try {
   await until("the channel to be Ready", () => latest?.ready === "True" && latest.readyReplicas >= 1, 60_000);
   say(`channel ${channelKey} is Ready with ${latest.readyReplicas} replica(s); publishing ${count} events`);
 
-  const publishStart = Date.now();
+  publishStart = Date.now();
   // A line when something moved (lag, replicas, processed, a scale decision), else every 5 s.
   let lastLine = "";
   let lastPrintedAt = 0;
@@ -180,6 +185,8 @@ try {
   await stopLocal();
 }
 
+const picture = writePicture();
+if (picture) console.log(`demo: lag and replicas of this run: ${picture}`);
 const { lines, unique } = processedIds();
 let lost = 0;
 for (let i = 0; i < published; i++) if (!unique.has(`${idPrefix}${i}`)) lost++;
@@ -196,4 +203,17 @@ process.exit(ok ? 0 : 1);
 function minReplicasOf() {
   const m = /minReplicas:\s*(\d+)/.exec(readFileSync(join(root, channelFile), "utf8"));
   return m ? Number(m[1]) : 1;
+}
+
+/** An SVG of this run's lag and replicas, beside the work dir (which goes on success). */
+function writePicture() {
+  if (timeline.length === 0) return null;
+  const file = join(tmpdir(), `p2p-demo-${new Date(t0).toISOString().replace(/[:.]/g, "-")}.svg`);
+  const svg = timelineSvg({
+    title: `npm run demo: a burst of ${count} immunisation events`,
+    subtitle: `${channelKey}, from examples/immunisation/channel.yaml`,
+    series: [{ name: "p2p-operator", lag: timeline.map((p) => [p.t, p.lag]), replicas: timeline.map((p) => [p.t, p.replicas]) }],
+  });
+  writeFileSync(file, svg);
+  return file;
 }

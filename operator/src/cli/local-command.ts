@@ -14,6 +14,7 @@ import {
   defaultStateDir,
   renderTable,
   stateFilePath,
+  writeChannelsFile,
   writeLocalState,
   type ChannelRow,
 } from "../local/index.js";
@@ -108,7 +109,26 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   reconciler.onSnapshot((snap) => {
     latest.set(snap.key, snap);
     for (const l of listeners) l(rowOf(snap));
+    scheduleChannelsFile();
   });
+
+  // For `p2p status` and `p2p dlq` in another terminal: at most one write per interval, the last snapshot always written.
+  let fileTimer: NodeJS.Timeout | null = null;
+  let fileWrite: Promise<void> = Promise.resolve();
+  const writeChannels = () => {
+    fileTimer = null;
+    const keys = new Set(source.keys());
+    const entries = [...latest.values()]
+      .filter((s) => keys.has(s.key))
+      .map((s) => ({ channel: s.channel, status: s.status, arrivalRatePerSec: s.rate, processingRatePerSec: s.processingRate }));
+    fileWrite = fileWrite
+      .then(() => writeChannelsFile(runDir, entries))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, "could not write channels.json"));
+  };
+  const scheduleChannelsFile = () => {
+    fileTimer ??= setTimeout(writeChannels, 250);
+    fileTimer.unref?.();
+  };
 
   // Last resort when this process exits without stop() (an uncaught error, process.exit):
   // children in their own process groups would outlive it. Nothing can catch a SIGKILL, though.
@@ -131,6 +151,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   const stop = () =>
     (stopping ??= (async () => {
       await controller.stop();
+      if (fileTimer) clearTimeout(fileTimer);
+      await fileWrite;
       await workload.stopAll();
       await nats.close().catch(() => undefined);
       await server?.stop();

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { parseArgs } from "node:util";
 
 // `p2p`: a small dispatcher. Each command lives in its own module under cli/ and is loaded
@@ -23,7 +24,12 @@ const COMMANDS: Record<string, Command> = {
   local: { usage: "local [FILES|DIRS]", summary: "run channels from YAML files on this machine, consumers as local processes", load: () => import("./local-command.js") },
   validate: { usage: "validate FILE...", summary: "check PointToPointChannel manifests offline against the CRD's schema and rules", load: () => import("./validate-command.js") },
   publish: { usage: "publish CHANNEL_FILE --count N [--rate R] [--size B]", summary: "publish test messages to a channel and report acks, duplicates and errors", load: () => import("./publish-command.js") },
+  status: { usage: "status [CHANNEL] [-n NS] [-o json]", summary: "lag, rates, time to drain, replicas, dead letters and problems of every channel", load: () => import("./status-command.js") },
+  dlq: { usage: "dlq list|show|replay|purge CHANNEL", summary: "inspect, replay or delete a channel's dead letters", load: () => import("./dlq-command.js") },
 };
+
+/** Installed as the kubectl plugin `kubectl-p2p`, the same CLI calls itself `kubectl p2p`. */
+const PROGRAM = basename(process.argv[1] ?? "p2p").startsWith("kubectl-") ? "kubectl p2p" : "p2p";
 
 class UsageError extends Error {
   override readonly name = "UsageError";
@@ -31,17 +37,17 @@ class UsageError extends Error {
 
 function helpText(): string {
   const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
-  const lines = Object.values(COMMANDS).map((c) => `  p2p ${c.usage.padEnd(width)}  ${c.summary}`);
+  const lines = Object.values(COMMANDS).map((c) => `  ${PROGRAM} ${c.usage.padEnd(width)}  ${c.summary}`);
   return [
-    "p2p - point-to-point channels with competing consumers on NATS JetStream",
+    `${PROGRAM} - point-to-point channels with competing consumers on NATS JetStream`,
     "",
-    "Usage: p2p <command> [arguments]",
+    `Usage: ${PROGRAM} <command> [arguments]`,
     "",
     "Commands:",
     ...lines,
     "",
     "Options:",
-    "  -h, --help     show this help (p2p <command> --help for a command's flags)",
+    `  -h, --help     show this help (${PROGRAM} <command> --help for a command's flags)`,
     "  -v, --version  print the version",
     "",
   ].join("\n");
@@ -113,7 +119,7 @@ try {
   const message = err instanceof Error ? err.message : String(err);
   // parseArgs in a command throws ERR_PARSE_ARGS_* for unknown or malformed flags.
   const usage = err instanceof UsageError || String((err as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS");
-  process.stderr.write(`p2p: ${message}\n`);
-  if (usage) process.stderr.write("Run p2p --help for usage.\n");
+  process.stderr.write(`${PROGRAM}: ${message}\n`);
+  if (usage) process.stderr.write(`Run ${PROGRAM} --help for usage.\n`);
   process.exitCode = usage ? 2 : 1;
 }

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { API_GROUP, KIND, validateChannel } from "../api/index.js";
+import type { Output } from "./channel-finder.js";
 
 // `p2p validate FILE...`: the CRD's schema and CEL rules, offline. One line per problem,
 // `FILE: <field path>: <what is wrong and how to fix it>`, so editors and CI can point at it.
@@ -15,10 +16,6 @@ In a file with several documents, FILE is written FILE#N for the N-th document.
 Documents of other kinds are skipped with a note on stderr.
 Exit status: 0 when every channel is valid, 1 when any problem was found, 2 on usage errors.
 `;
-
-interface Output {
-  write(text: string): unknown;
-}
 
 export async function run(args: string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
   const { values, positionals } = parseArgs({

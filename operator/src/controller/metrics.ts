@@ -109,6 +109,16 @@ export class Registry {
 /** The operator's metrics; names follow controller-runtime where one exists. */
 export function operatorMetrics(registry = new Registry()) {
   const controller = "pointtopointchannel";
+  const channel = {
+    lag: registry.register(new Gauge("p2p_channel_lag", "Pending plus ack-pending messages of a channel")),
+    replicas: registry.register(new Gauge("p2p_channel_replicas", "Current consumer replicas of a channel")),
+    desiredReplicas: registry.register(new Gauge("p2p_channel_desired_replicas", "Replicas the scaling policy wants")),
+    maxReplicas: registry.register(new Gauge("p2p_channel_max_replicas", "spec.scaling.maxReplicas of a channel")),
+    arrivalRate: registry.register(new Gauge("p2p_channel_arrival_rate", "Messages/s published to a channel (smoothed over ~10 s)")),
+    processingRate: registry.register(new Gauge("p2p_channel_processing_rate", "Messages/s acknowledged by a channel's consumers (smoothed over ~10 s)")),
+    ready: registry.register(new Gauge("p2p_channel_ready", "1 while a channel's Ready condition is True, else 0")),
+    deadLetters: registry.register(new Gauge("p2p_dead_letters_total", "Messages held in a channel's dead-letter stream now (a gauge: expiry and replays lower it)")),
+  };
   return {
     registry,
     controller,
@@ -118,11 +128,10 @@ export function operatorMetrics(registry = new Registry()) {
     reconcileTime: registry.register(new Histogram("controller_runtime_reconcile_time_seconds", "Time per reconcile")),
     workqueueDepth: registry.register(new Gauge("workqueue_depth", "Keys ready and waiting for a worker")),
     leader: registry.register(new Gauge("leader_election_master_status", "1 when this instance leads")),
-    lag: registry.register(new Gauge("p2p_channel_lag", "Pending plus ack-pending messages of a channel")),
-    replicas: registry.register(new Gauge("p2p_channel_replicas", "Current consumer replicas of a channel")),
-    desiredReplicas: registry.register(new Gauge("p2p_channel_desired_replicas", "Replicas the scaling policy wants")),
+    ...channel,
+    /** Every per-channel gauge, forgotten together when a channel goes. */
+    channelGauges: Object.values(channel),
     scaleEvents: registry.register(new Counter("p2p_scale_events_total", "Replica changes made, by direction")),
-    deadLetters: registry.register(new Gauge("p2p_dead_letters_total", "Messages held in a channel's dead-letter stream now (a gauge: expiry and replays lower it)")),
   };
 }
 

@@ -38,8 +38,13 @@ export type ReconcileResult = { requeueAfterMs: number } | { backoff: true } | {
 /** What the live view and the metrics read after each reconcile. */
 export interface ChannelSnapshot {
   key: string;
+  /** The channel as last read (its status is the one beside, not yet this one). */
+  channel: PointToPointChannel;
   status: ChannelStatus;
+  /** Smoothed arrival rate, messages/s, once two samples are known. */
   rate: number | null;
+  /** Smoothed processing (ack) rate, messages/s. */
+  processingRate: number | null;
 }
 
 /**
@@ -79,6 +84,7 @@ export class ChannelReconciler {
     }
     const resolved = resolveChannel(channel);
     const childLog = log.child({ stream: resolved.stream.name, consumer: resolved.consumer.name });
+    this.deps.metrics?.maxReplicas.set(metricLabels(channel), resolved.scaling.maxReplicas);
 
     if (channel.metadata.deletionTimestamp) return this.finalize(channel, resolved, childLog);
 
@@ -266,15 +272,19 @@ export class ChannelReconciler {
 
   private publish(channel: PointToPointChannel, status: ChannelStatus): void {
     const key = `${channel.metadata.namespace ?? "default"}/${channel.metadata.name}`;
+    const scaling = this.scaling.get(key);
+    const snapshot = { key, channel, status, rate: scaling?.arrivalRatePerSec ?? null, processingRate: scaling?.processingRatePerSec ?? null };
     const m = this.deps.metrics;
     if (m) {
-      const labels = { namespace: channel.metadata.namespace ?? "default", name: channel.metadata.name };
+      const labels = metricLabels(channel);
       if (status.lag !== undefined) m.lag.set(labels, status.lag);
       if (status.replicas !== undefined) m.replicas.set(labels, status.replicas);
       if (status.desiredReplicas !== undefined) m.desiredReplicas.set(labels, status.desiredReplicas);
       if (status.deadLetters !== undefined) m.deadLetters.set(labels, status.deadLetters);
+      if (snapshot.rate !== null) m.arrivalRate.set(labels, snapshot.rate);
+      if (snapshot.processingRate !== null) m.processingRate.set(labels, snapshot.processingRate);
+      m.ready.set(labels, status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 1 : 0);
     }
-    const snapshot = { key, status, rate: this.scaling.get(key)?.arrivalRatePerSec ?? null };
     for (const listener of this.listeners) listener(snapshot);
   }
 
@@ -295,7 +305,11 @@ export class ChannelReconciler {
     const m = this.deps.metrics;
     if (m) {
       const [namespace = "", name = ""] = key.split("/");
-      for (const g of [m.lag, m.replicas, m.desiredReplicas, m.deadLetters]) g.delete({ namespace, name });
+      for (const g of m.channelGauges) g.delete({ namespace, name });
     }
   }
+}
+
+function metricLabels(channel: PointToPointChannel): { namespace: string; name: string } {
+  return { namespace: channel.metadata.namespace ?? "default", name: channel.metadata.name };
 }

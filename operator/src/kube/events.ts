@@ -76,7 +76,7 @@ export class KubeEventRecorder implements EventRecorder {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly rest: KubeRest,
+    private readonly rest: Pick<KubeRest, "create" | "patch">,
     private readonly log: Logger,
     private readonly instance: string,
     private readonly now: () => number = Date.now,

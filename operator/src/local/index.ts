@@ -7,6 +7,7 @@ export { LocalConnectionResolver, NotSupportedLocallyError } from "./local-conne
 export { LoggingEventRecorder, type LocalEvent } from "./log-events.js";
 export { NatsServerNotFoundError, NatsServerProcess, freePort, type NatsServerOptions } from "./nats-server-process.js";
 export { clearLocalState, defaultStateDir, readLocalState, stateFilePath, writeLocalState, type LocalState } from "./state-file.js";
-export { channelJson, problemConditions, renderTable, type ChannelRow, type ViewHeader } from "./live-view.js";
+export { channelsFilePath, readChannelsFile, writeChannelsFile, type LocalChannelEntry, type LocalChannelsFile } from "./channels-file.js";
+export { alignColumns, channelJson, groupedProblems, problemConditions, renderTable, type ChannelRow, type ViewHeader } from "./live-view.js";
 export { publishEvents, type PublishOptions, type PublishReport } from "./publisher.js";
 export { IMMUNISATION_ADMINISTERED, makeExampleEvent, type ImmunisationAdministered } from "./events.js";

@@ -63,16 +63,21 @@ export function renderTable(header: ViewHeader, rows: ChannelRow[], nowMs: numbe
       s.lastScaleReason ? `${ago(s.lastScaleTime, nowMs)} ${s.lastScaleReason}` : "-",
     ]);
   }
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  for (const r of table) lines.push(clip(r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "), width));
+  for (const line of alignColumns(table)) lines.push(clip(line, width));
   if (rows.length === 0) lines.push(header.channelsInFiles ? "(reconciling...)" : "(no PointToPointChannel in the given files yet)");
   const problems = rows.flatMap((row) => groupedProblems(row.status).map((p) => `  ${row.key}  ${p}`));
   if (problems.length > 0) lines.push("", ...problems.flatMap((p) => wrap(p, width, "      ")));
   return lines;
 }
 
+/** Rows of cells as lines, each column padded to its widest cell (the last one left as it is). */
+export function alignColumns(table: string[][]): string[] {
+  const widths = (table[0] ?? []).map((_, i) => Math.max(...table.map((r) => (r[i] ?? "").length)));
+  return table.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
+}
+
 /** "WorkloadReady,ScalingActive=False NotSupportedLocally: ..." — one line per distinct problem. */
-function groupedProblems(status: ChannelStatus): string[] {
+export function groupedProblems(status: ChannelStatus): string[] {
   const groups = new Map<string, string[]>();
   for (const c of problemConditions(status)) {
     const tail = `=${c.status} ${c.reason}: ${c.message}`;

@@ -12,6 +12,17 @@ export {
   type MoveResult,
 } from "./dead-letter-mover.js";
 export {
+  DeadLetterQueueNotFoundError,
+  REPLAY_COUNT_HEADER,
+  purgeDeadLetters,
+  readDeadLetters,
+  replayDeadLetter,
+  replayMsgId,
+  type DeadLetter,
+  type DeadLetterSelection,
+  type ReplayResult,
+} from "./dead-letter-queue.js";
+export {
   AuthFailedError,
   JetStreamRequestError,
   JsApiCode,

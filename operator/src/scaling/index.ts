@@ -1,6 +1,6 @@
 export { decideReplicas, initialScalingState } from "./policy.js";
-export { RATE_SMOOTHING_MS } from "./rates.js";
-export { formatDurationMs } from "./format.js";
+export { RATE_SMOOTHING_MS, drainTimeMs, ratesBetween } from "./rates.js";
+export { formatDurationMs, formatRate } from "./format.js";
 export type {
   QueueSample,
   ScalingActiveReason,

@@ -43,3 +43,20 @@ export function updateRates(rates: Rates, previous: QueueSample | null, sample: 
 function smooth(current: number | null, observed: number, alpha: number): number {
   return current === null ? observed : current + alpha * (observed - current);
 }
+
+/** The rates of one interval between two samples, unsmoothed (what `p2p status` measures itself). */
+export function ratesBetween(previous: QueueSample, sample: QueueSample): Pick<Rates, "arrivalRatePerSec" | "processingRatePerSec"> {
+  const { arrivalRatePerSec, processingRatePerSec } = updateRates({ arrivalRatePerSec: null, processingRatePerSec: null, perReplicaRatePerSec: null }, previous, sample, 0);
+  return { arrivalRatePerSec, processingRatePerSec };
+}
+
+/**
+ * How long the backlog takes to drain at the current rates: 0 with no lag, Infinity while it is
+ * not shrinking (processing no faster than arrival), null when the rates are unknown.
+ */
+export function drainTimeMs(lag: number, arrivalRatePerSec: number | null, processingRatePerSec: number | null): number | null {
+  if (lag <= 0) return 0;
+  if (arrivalRatePerSec === null || processingRatePerSec === null) return null;
+  const netPerSec = processingRatePerSec - arrivalRatePerSec;
+  return netPerSec > 0 ? (lag / netPerSec) * 1000 : Number.POSITIVE_INFINITY;
+}

@@ -1,32 +1,21 @@
-import { execFile } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runProcess, type ProcessOutcome } from "../../support/run-process.js";
 
 const repoRoot = join(import.meta.dirname, "../../..");
 const mainTs = join(repoRoot, "operator/src/cli/main.ts");
 const mainJs = join(repoRoot, "operator/dist/cli/main.js");
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `p2p` as a process, from the TypeScript source (tsx), in the repository root. */
-function p2p(...args: string[]): Promise<Result> {
+function p2p(...args: string[]): Promise<ProcessOutcome> {
   return run(process.execPath, ["--import", "tsx", mainTs, ...args]);
 }
 
-function run(command: string, args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd: repoRoot, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(command: string, args: string[]): Promise<ProcessOutcome> {
+  return runProcess(command, args, { cwd: repoRoot });
 }
 
 const channel = (name: string, spec: string) => `apiVersion: messaging.p2p.dev/v1alpha1
