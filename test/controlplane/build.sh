@@ -39,13 +39,15 @@ command -v go >/dev/null || {
 
 # The version stamp kube's own release builds set, so /version, kubectl and helm see the
 # real release instead of v0.0.0.
+# The build date is the release's own (the module proxy's timestamp), so two builds of one
+# release are stamped alike; the module carries no commit hash, so gitCommit stays empty.
 IFS=. read -r major minor _ <<<"${k8s_version#v}"
-commit="$(go mod download -json "k8s.io/kubernetes@$k8s_version" | awk -F'"' '/"Sum"/ { print $4 }')"
-build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+cd "$here"
+build_date="$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date -X '$pkg.gitCommit=$commit'"
+  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
 done
 
 staging="$out.partial.$$"
@@ -53,7 +55,6 @@ rm -rf "$staging"
 mkdir -p "$staging"
 trap 'rm -rf "$staging"' EXIT
 started=$SECONDS
-cd "$here"
 build() { # name package
   echo "controlplane: building $1 (Kubernetes $k8s_version) ..." >&2
   CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$staging/$1" "$2"
