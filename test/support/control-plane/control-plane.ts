@@ -138,6 +138,7 @@ export class ControlPlane {
           apiServerPort: apiPort,
           dir: join(dir, "node"),
           workDir: options.workDir ?? REPO_ROOT,
+          log: (line) => log(`node: ${line}`),
         });
         log(`process node ${nodeName} ready`);
       }

@@ -196,12 +196,18 @@ export class PodRunner {
       if (!remove) return;
       this.writeStatus();
       await this.writing;
+      // As the kubelet ends it: delete with grace 0. The first such call on a pod already being
+      // deleted only shortens its grace period; the next one removes it.
       const { namespace, name, uid } = this.pod.metadata ?? {};
-      await this.deps.client
-        .request("DELETE", `/api/v1/namespaces/${namespace}/pods/${name}`, { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0, preconditions: { uid } })
-        .catch((err) => {
+      const body = { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0, preconditions: { uid } };
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          await this.deps.client.request("DELETE", `/api/v1/namespaces/${namespace}/pods/${name}`, body);
+        } catch (err) {
           if (!(err instanceof KubeStatusError && (err.code === 404 || err.code === 409))) this.deps.log(`pod ${this.key}: final delete failed: ${String(err)}`);
-        });
+          break;
+        }
+      }
     })();
     return this.terminating;
   }

@@ -47,10 +47,13 @@ export class RestClient {
     });
   }
 
-  private open(method: string, path: string, contentType?: string): Promise<{ req: ClientRequest; res: Promise<IncomingMessage> }> {
+  private open(method: string, path: string, payload?: { contentType: string; bytes: Buffer }): Promise<{ req: ClientRequest; res: Promise<IncomingMessage> }> {
     const url = new URL(path, this.creds.server);
     const headers: Record<string, string> = { Accept: "application/json" };
-    if (contentType) headers["Content-Type"] = contentType;
+    if (payload) {
+      headers["Content-Type"] = payload.contentType;
+      headers["Content-Length"] = String(payload.bytes.length);
+    }
     if (this.creds.token) headers.Authorization = `Bearer ${this.creds.token}`;
     const req = https.request(url, { method, agent: this.agent, headers });
     const res = new Promise<IncomingMessage>((resolve, reject) => {
@@ -62,8 +65,9 @@ export class RestClient {
 
   /** One request; a non-2xx answer throws KubeStatusError with the server's reason and message. */
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
-    const { req, res } = await this.open(method, path, body === undefined ? undefined : contentType);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
+    const payload = body === undefined ? undefined : { contentType, bytes: Buffer.from(JSON.stringify(body)) };
+    const { req, res } = await this.open(method, path, payload);
+    req.end(payload?.bytes);
     const response = await res;
     const chunks: Buffer[] = [];
     for await (const chunk of response) chunks.push(chunk as Buffer);
