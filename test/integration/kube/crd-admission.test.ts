@@ -31,7 +31,8 @@ afterAll(async () => {
 /** Creates `doc` (after `old`, updated to doc, when given) under a fresh name; the server's refusal or null. */
 async function admit(doc: Doc, old?: Doc): Promise<KubeStatusError | null> {
   const name = `case-${++counter}`;
-  const withName = (d: Doc) => ({ ...d, metadata: { ...d.metadata, name: d.metadata?.name === undefined ? undefined : name, namespace: NS } });
+  // The table's documents share one name; each gets its own here, unless the name is the mistake.
+  const withName = (d: Doc) => ({ ...d, metadata: { ...d.metadata, name: d.metadata?.name === base().metadata.name ? name : d.metadata?.name, namespace: NS } });
   try {
     if (old) {
       const created = await admin.request<Doc>("POST", `${PLURAL}?fieldValidation=Strict`, withName(old));
