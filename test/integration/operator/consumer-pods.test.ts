@@ -100,5 +100,5 @@ describe("consumer pods on the process node", () => {
     const lost = Array.from({ length: COUNT }, (_, i) => `burst-${i}`).filter((id) => !ids.has(id));
     expect(lost).toEqual([]);
     await eventually(async () => expect((await cluster.channel(NS, "immunisation"))?.status).toMatchObject({ lag: 0, replicas: 1 }), 60_000);
-  });
+  }, 120_000);
 });

@@ -191,7 +191,8 @@ export class ControlPlane {
     await this.node?.stop();
     for (const c of [...this.components].reverse()) await c.stop();
     this.admin.close();
-    if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
+    // P2P_KEEP_CONTROL_PLANE=1 keeps state, logs and the pods' output for a post-mortem.
+    if (this.ownsDir && process.env.P2P_KEEP_CONTROL_PLANE !== "1") await rm(this.dir, { recursive: true, force: true });
   }
 }
 
