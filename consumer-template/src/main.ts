@@ -55,9 +55,10 @@ async function main(): Promise<number> {
     const ackWaitMs = info.config.ack_wait ? info.config.ack_wait / NANOS_PER_MS : config.ackWaitMsFallback;
     const backoffMs = (info.config.backoff ?? []).map((n) => n / NANOS_PER_MS);
     runner = new Runner({
+      nc,
       js,
-      consumer,
       stream: config.stream,
+      consumer: config.consumer,
       handler: handle,
       concurrency: config.concurrency,
       maxBatch: config.maxBatch,
