@@ -151,16 +151,18 @@ export class Runner {
   }
 
   /**
-   * Stop pulling at once (the server delivers nothing more to this replica once it has seen
-   * the unsubscribe), release the buffer and what was already on its way, finish in-flight
-   * work, send the last acks; resolves when nothing is held.
+   * Stop pulling at once: no new pull request, and the subscription is closed, after which the
+   * server delivers nothing more to this replica. What arrives until the server has seen that
+   * was already on its way and is taken as in flight (run, or buffered when no worker is
+   * free): releasing it would make the server deliver it a second time. Then the buffer is
+   * released (nak: other replicas take it at once), in-flight work finishes and the last acks
+   * go out. Resolves when nothing is held.
    */
   async stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.releaseBuffer();
-      // Messages that arrive while it closes are released as they come (receive()).
       await this.subscription?.close();
+      this.releaseBuffer();
     }
     while (this.running() > 0) {
       await new Promise<void>((resolve) => (this.settle = resolve));
@@ -197,7 +199,6 @@ export class Runner {
   }
 
   private receive(msg: PulledMessage): void {
-    if (this.stopping) return this.release(msg);
     if (this.freeSlots.length > 0 && this.queueHead === this.queue.length) {
       this.run(msg, performance.now());
       this.pull();

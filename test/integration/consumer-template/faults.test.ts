@@ -82,6 +82,52 @@ describe("consumer template: replicas that die or stop", () => {
     }
   });
 
+  it("SIGTERM while a trickle arrives: stops pulling at once, and no message is delivered twice", async () => {
+    // Scale-in: the replica's open pull request must not take (and then hand back) messages
+    // that arrive after it was told to stop; each would be a second delivery.
+    const ch = await createChannel(ctx.nc, { ackWaitMs: 30_000 });
+    const stoppedFile = join(ctx.dir, "trickle-stopped");
+    const survivorFile = join(ctx.dir, "trickle-survivor");
+    const env = { P2P_WORK_MS: "20", P2P_CONCURRENCY: "4", P2P_MAX_BATCH: "100" };
+    const stopped = ConsumerProcess.spawn(ch, ctx.server.url, { ...env, P2P_RECORD_FILE: stoppedFile });
+    const survivor = ConsumerProcess.spawn(ch, ctx.server.url, { ...env, P2P_RECORD_FILE: survivorFile });
+    try {
+      await Promise.all([stopped.waitForLog("consuming"), survivor.waitForLog("consuming")]);
+      const ids: string[] = [];
+      let exitMs = 0;
+      let exit: Promise<unknown> | null = null;
+      for (let round = 0; round < 300; round++) {
+        ids.push(...(await publishEvents(ctx.nc, ch.subject, 1, { runId: `trickle-${round}` })));
+        if (round === 100) {
+          expect((await recorded(stoppedFile)).length).toBeGreaterThan(0);
+          const termAt = Date.now();
+          stopped.kill("SIGTERM");
+          exit = stopped.exited.then((e) => {
+            exitMs = Date.now() - termAt;
+            return e;
+          });
+        }
+        await sleep(10);
+      }
+      expect(await exit).toEqual({ code: 0, signal: null });
+      // Nothing buffered nor in flight for long: it stopped without waiting out a pull request.
+      expect(exitMs).toBeLessThan(5_000);
+
+      await waitFor(async () => new Set([...(await recorded(stoppedFile)), ...(await recorded(survivorFile))]).size === ids.length, 20_000, "every message processed");
+      const counts = tally([...(await recorded(stoppedFile)), ...(await recorded(survivorFile))]);
+      expect(counts.size).toBe(ids.length);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+      const info = await waitFor(async () => {
+        const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+        return c.num_pending === 0 && c.num_ack_pending === 0 && c;
+      }, 10_000, "the consumer to drain");
+      // One delivery per message: the server counts every delivery, redeliveries included.
+      expect(info.delivered.consumer_seq).toBe(ids.length);
+    } finally {
+      await survivor.stop();
+    }
+  });
+
   it("rides out a NATS restart: not ready while disconnected, then consumes again", async () => {
     const ch = await createChannel(ctx.nc);
     const file = join(ctx.dir, "restart");
