@@ -43,3 +43,4 @@ export {
   type Ownership,
 } from "./ownership.js";
 export { queueStateOf } from "./queue.js";
+export { STOP_MARGIN_SECONDS, podTerminationGraceSeconds, terminationGracePeriodSeconds } from "./termination-grace.js";
