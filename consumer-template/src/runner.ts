@@ -117,8 +117,9 @@ export class Runner {
   private settle: (() => void) | null = null;
   /** Acks not sent yet: sent together once per event-loop turn, see ack(). */
   private acks: PulledMessage[] = [];
-  private ackTimer: NodeJS.Immediate | null = null;
-  private readonly sendAcksNow = () => this.sendAcks();
+  private pullWanted = false;
+  private flushTimer: NodeJS.Immediate | null = null;
+  private readonly flushNow = () => this.flush();
 
   constructor(private readonly o: RunnerOptions) {
     const n = o.concurrency;
@@ -168,7 +169,7 @@ export class Runner {
       await new Promise<void>((resolve) => (this.settle = resolve));
     }
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
-    this.sendAcks();
+    this.flush();
   }
 
   capacity(): number {
@@ -188,8 +189,14 @@ export class Runner {
     this.o.metrics.buffered = 0;
   }
 
-  /** Asks for what there is room for, once at least pullThreshold() of the capacity is free. */
+  /** A pull request goes out with the acks of this event-loop turn, see flush(). */
   private pull(): void {
+    this.pullWanted = true;
+    this.flushTimer ??= setImmediate(this.flushNow);
+  }
+
+  /** Asks for what there is room for, once at least pullThreshold() of the capacity is free. */
+  private pullNow(): void {
     const subscription = this.subscription;
     if (this.stopping || !subscription) return;
     const capacity = this.capacityNow;
@@ -324,16 +331,26 @@ export class Runner {
    * promise reaches its ack in a later microtask: acked one by one, most acks became a socket
    * write of their own (128k writes for 200k messages; a quarter of this process's CPU, and
    * server CPU too). Sent together once per event-loop turn, they share one write (3k
-   * writes), at the price of at most one turn of delay.
+   * writes), at the price of at most one turn of delay. The pull request of the turn goes in
+   * the same write: sent on its own, each was a write too (at 4 replicas, 3x the writes of
+   * nats.js's consume(), which sends its pulls and acks from one callback).
    */
   private ack(msg: PulledMessage): void {
     this.acks.push(msg);
-    this.ackTimer ??= setImmediate(this.sendAcksNow);
+    this.flushTimer ??= setImmediate(this.flushNow);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer = null;
+    this.sendAcks();
+    if (this.pullWanted) {
+      this.pullWanted = false;
+      this.pullNow();
+    }
   }
 
   private sendAcks(): void {
-    if (this.ackTimer) clearImmediate(this.ackTimer);
-    this.ackTimer = null;
     const acks = this.acks;
     this.acks = [];
     for (const msg of acks) {
