@@ -12,8 +12,8 @@ import type { RecordFile } from "./record.js";
 import { DeadLetterHeaders } from "./dead-letter-headers.js";
 
 /** How long one pull request waits on the server, and its heartbeat interval. */
-export const PULL_EXPIRES_MS = 30_000;
-export const PULL_HEARTBEAT_MS = 5_000;
+const PULL_EXPIRES_MS = 30_000;
+const PULL_HEARTBEAT_MS = 5_000;
 
 /** A handler may also return without a promise: the message is then settled at once. */
 export type Handler = (data: Uint8Array, ctx: HandlerContext) => Promise<void> | void;

@@ -147,6 +147,32 @@ describe("consumer template: replicas that die or stop", () => {
     expect((await replica.exited).code).toBe(0);
   });
 
+  it("pulls again when its consumer is deleted and created anew (the operator's drift repair)", async () => {
+    const ch = await createChannel(ctx.nc);
+    const file = join(ctx.dir, "recreated");
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url, { P2P_RECORD_FILE: file });
+    try {
+      await replica.waitForLog("consuming");
+      await publishEvents(ctx.nc, ch.subject, 50, { runId: "before" });
+      await waitFor(async () => (await recorded(file)).length === 50, 15_000, "the first 50");
+
+      const { config } = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+      await ch.jsm.consumers.delete(ch.stream, ch.consumer);
+      // The server ends the open requests (409 Consumer Deleted); the pull sent a second later
+      // reaches no consumer and gets no answer, so the replica only finds out when the
+      // heartbeats stay away (two intervals) and pulls again.
+      await replica.waitForLog("pull request ended by the server, pulling again");
+      await sleep(1_500);
+      await ch.jsm.consumers.add(ch.stream, config);
+      await publishEvents(ctx.nc, ch.subject, 50, { runId: "after" });
+      await waitFor(async () => (await recorded(file)).length === 100, 20_000, "the 50 published after the consumer came back");
+      expect(tally(await recorded(file)).size).toBe(100);
+    } finally {
+      await replica.stop();
+    }
+    expect((await replica.exited).code).toBe(0);
+  });
+
   it("calls working() on a task longer than ackWait, so it is not redelivered", async () => {
     const ch = await createChannel(ctx.nc, { ackWaitMs: 1_000 });
     const file = join(ctx.dir, "long-task");
