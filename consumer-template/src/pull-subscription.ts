@@ -36,7 +36,10 @@ export class PullSubscription {
   private readonly inbox = createInbox();
   private readonly nextSubject: string;
   private readonly sub: Subscription;
-  private lastHeardAt = Date.now();
+  /** Messages and status messages received, counted (cheaper than a clock read per message). */
+  private heard = 0;
+  private heardAtLastCheck = 0;
+  private silentChecks = 0;
   private connected = true;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly monitor: NodeJS.Timeout;
@@ -53,7 +56,7 @@ export class PullSubscription {
   pull(count: number): boolean {
     if (this.closing || !this.connected || this.retryTimer !== null || count <= 0) return false;
     const body = `{"batch":${count},"expires":${this.o.expiresMs * NANOS_PER_MS},"idle_heartbeat":${this.o.heartbeatMs * NANOS_PER_MS}}`;
-    if (this.outstanding === 0) this.lastHeardAt = Date.now();
+    if (this.outstanding === 0) this.silentChecks = 0;
     this.outstanding += count;
     this.o.nc.publish(this.nextSubject, body, { reply: this.inbox });
     return true;
@@ -72,7 +75,7 @@ export class PullSubscription {
   }
 
   private receive(msg: Msg): void {
-    this.lastHeardAt = Date.now();
+    this.heard++;
     if (msg.subject !== this.inbox) {
       if (this.outstanding > 0) this.outstanding--;
       this.o.onMessage(new PulledMessage(msg));
@@ -110,14 +113,19 @@ export class PullSubscription {
     }, RETRY_AFTER_MS);
   }
 
+  /** Every heartbeat interval: two in a row without a message or a status while requests are open means they are gone. */
   private checkHeard(): void {
-    if (this.outstanding === 0 || !this.connected || this.closing) return;
-    if (Date.now() - this.lastHeardAt > 2 * this.o.heartbeatMs) {
-      this.o.log.warn("pull requests went silent (no message nor heartbeat), pulling again", { outstanding: this.outstanding });
-      this.outstanding = 0;
-      this.lastHeardAt = Date.now();
-      this.o.onRoom();
+    const heard = this.heard !== this.heardAtLastCheck;
+    this.heardAtLastCheck = this.heard;
+    if (heard || this.outstanding === 0 || !this.connected || this.closing) {
+      this.silentChecks = 0;
+      return;
     }
+    if (++this.silentChecks < 2) return;
+    this.o.log.warn("pull requests went silent (no message nor heartbeat), pulling again", { outstanding: this.outstanding });
+    this.silentChecks = 0;
+    this.outstanding = 0;
+    this.o.onRoom();
   }
 
   /** A lost connection loses the server's open requests with it (the server drops the inbox's interest). */
@@ -129,7 +137,7 @@ export class PullSubscription {
       } else if (s.type === "reconnect") {
         this.connected = true;
         this.outstanding = 0;
-        this.lastHeardAt = Date.now();
+        this.silentChecks = 0;
         this.o.onRoom();
       }
     }

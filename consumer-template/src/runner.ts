@@ -207,7 +207,8 @@ export class Runner {
 
   private receive(msg: PulledMessage): void {
     if (this.freeSlots.length > 0 && this.queueHead === this.queue.length) {
-      this.run(msg, performance.now());
+      const now = performance.now();
+      this.run(msg, now, now);
       this.pull();
       return;
     }
@@ -234,8 +235,7 @@ export class Runner {
   }
 
   /** Calls the handler; only with a free slot, which it takes if the handler returns a promise. */
-  private run(msg: PulledMessage, receivedAt: number): void {
-    const started = performance.now();
+  private run(msg: PulledMessage, receivedAt: number, started = performance.now()): void {
     let result: Promise<void> | void;
     try {
       result = this.o.handler(msg.data, new MessageContext(msg, this.o.workMs));
