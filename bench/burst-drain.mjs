@@ -35,6 +35,8 @@ const BURSTS = [
   { label: "short", messages: Number(process.env.BENCH_BURST_SHORT_N ?? 6_000) },
 ].filter((b) => b.label === "main" || b.messages > 0); // BENCH_BURST_SHORT_N=0 leaves the short one out
 const WORK_MS = Number(process.env.BENCH_BURST_WORK_MS ?? 20);
+// The replicas' script, relative to the repository root: another build of the template, to compare.
+const CONSUMER_MAIN = process.env.BENCH_BURST_MAIN ?? "consumer-template/dist/main.js";
 const MIN = 1;
 const MAX = 8;
 const THRESHOLD = 100;
@@ -123,7 +125,7 @@ function channelYaml(name, subject, scaling, recordFile) {
               {
                 name: "consumer",
                 image: "ghcr.io/p2p-operator/consumer-template:0.1.0",
-                command: ["node", "consumer-template/dist/main.js"],
+                command: ["node", CONSUMER_MAIN],
                 env: [
                   { name: "P2P_WORK_MS", value: String(WORK_MS) },
                   { name: "LOG_LEVEL", value: "warn" },
