@@ -90,7 +90,10 @@ async function main(): Promise<number> {
   }
   log.info("stopping", { signal: outcome });
   await runner?.stop();
-  await nc.drain();
+  // Disconnected, a drain would wait for a reconnect (or fail): acks not sent by now go with
+  // the connection, and the server redelivers those messages after ackWait.
+  if (metrics.connected) await nc.drain();
+  else await nc.close();
   http?.server.close();
   log.info("stopped", { messages: metrics.messages });
   return 0;

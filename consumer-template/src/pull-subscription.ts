@@ -70,7 +70,11 @@ export class PullSubscription {
     this.closing = true;
     clearInterval(this.monitor);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (!this.sub.isClosed()) await this.sub.drain().catch(() => {});
+    if (!this.sub.isClosed()) {
+      // Disconnected, the server's requests are gone already, and a drain would wait for a reconnect.
+      if (this.connected) await this.sub.drain().catch(() => {});
+      else this.sub.unsubscribe();
+    }
     this.outstanding = 0;
   }
 

@@ -173,6 +173,26 @@ describe("consumer template: replicas that die or stop", () => {
     expect((await replica.exited).code).toBe(0);
   });
 
+  it("SIGTERM while NATS is down: exits 0 without waiting for the server", async () => {
+    const ch = await createChannel(ctx.nc);
+    const replica = ConsumerProcess.spawn(ch, ctx.server.url);
+    try {
+      await replica.waitForLog("consuming");
+      await ctx.server.kill();
+      await replica.waitForLog("disconnected from NATS");
+      const termAt = Date.now();
+      replica.kill("SIGTERM");
+      expect(await replica.exited).toEqual({ code: 0, signal: null });
+      // Not held until a reconnect (or the grace period's SIGKILL).
+      expect(Date.now() - termAt).toBeLessThan(5_000);
+    } finally {
+      await replica.stop();
+      await ctx.server.restart();
+      // The next test needs this file's own connection back and JetStream answering.
+      await waitFor(() => ch.jsm.streams.info(ch.stream).then(() => true, () => false), 20_000, "JetStream back after the restart");
+    }
+  });
+
   it("calls working() on a task longer than ackWait, so it is not redelivered", async () => {
     const ch = await createChannel(ctx.nc, { ackWaitMs: 1_000 });
     const file = join(ctx.dir, "long-task");
