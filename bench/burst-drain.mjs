@@ -14,7 +14,12 @@
 //   ideal  maxReplicas from t=0 (minReplicas = maxReplicas = 8), burst sent once all run.
 // Same bounds, threshold, subjects layout, consumer env (P2P_MAX_BATCH from maxReplicas 8) and
 // N in all three.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+// Scale-in: after the drain, ours keeps a trickle of messages arriving while it scales back to
+// minReplicas, and each run counts the deliveries beyond one per message (the consumer's
+// delivered sequence counts every delivery, redeliveries included; the stream's last sequence
+// counts the messages) during the burst and during the scale-down, and the messages the
+// replicas' record file holds more than once.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -29,8 +34,10 @@ import { timelineSvg } from "./lib/timeline-svg.mjs";
 const BURSTS = [
   { label: "main", messages: Number(process.env.BENCH_BURST_N ?? 36_000) },
   { label: "short", messages: Number(process.env.BENCH_BURST_SHORT_N ?? 6_000) },
-];
+].filter((b) => b.label === "main" || b.messages > 0); // BENCH_BURST_SHORT_N=0 leaves the short one out
 const WORK_MS = Number(process.env.BENCH_BURST_WORK_MS ?? 20);
+// The replicas' script, relative to the repository root: another build of the template, to compare.
+const CONSUMER_MAIN = process.env.BENCH_BURST_MAIN ?? "consumer-template/dist/main.js";
 const MIN = 1;
 const MAX = 8;
 const THRESHOLD = 100;
@@ -40,8 +47,11 @@ const HPA_SYNC_MS = 15_000;
 const HPA_TOLERANCE = 0.1;
 const KEDA_SCALE_DOWN_WINDOW_S = 300;
 const KEDA_FIRST_SYNC_AFTER_BURST_MS = 7_500;
+// Arrivals while ours scales in after the drain: well under one replica's ~190 msgs/s.
+const TRICKLE_PER_SEC = 20;
+const encoder = new TextEncoder();
 
-const GOALS = { drainVsIdealAtMost: 1.3, fasterThanKedaAtLeast: 2, reactionPollsAtMost: 2 };
+const GOALS = { drainVsIdealAtMost: 1.3, fasterThanKedaAtLeast: 2, reactionPollsAtMost: 2, scaleDownRedeliveries: 0 };
 
 await runBenchmark("burst-drain", 540_000, async () => {
   const { url } = await startNats();
@@ -90,6 +100,7 @@ await runBenchmark("burst-drain", 540_000, async () => {
       maxReplicas: MAX,
       targetLagPerReplica: THRESHOLD,
       ours: { pollInterval: "1s", scaleDownWindow: `${OURS_SCALE_DOWN_WINDOW_S}s`, scaleUpMaxStep: 4 },
+      scaleIn: { trickleMsgsPerSec: TRICKLE_PER_SEC, from: "the drain", until: "ours is back at minReplicas, + 3 s", measured: "consumer delivered seq - stream last seq; record file lines - distinct" },
       keda: { hpaSync: "15s", metric: "fresh per HPA sync", scaleUp: "max(4 pods, 100%) per 15s", scaleDownWindow: "300s", tolerance: 0.1, firstSyncAfterBurst: "7.5s" },
     },
     bursts: results,
@@ -101,11 +112,13 @@ await runBenchmark("burst-drain", 540_000, async () => {
       idealVsKeda: main.ratios.kedaDrainVsIdeal,
       reactionAtMost2Polls: main.ratios.oursReactionPolls <= GOALS.reactionPollsAtMost,
       noFlapping: Object.values(results).every((r) => !r.runs.ours.flapped && r.runs.ours.scaleEvents.length <= 4),
+      // Every burst: scaling 8 -> 1 with a trickle still arriving delivers nothing twice.
+      noScaleDownRedeliveries: Object.values(results).every((r) => r.runs.ours.scaleDownRedeliveries === GOALS.scaleDownRedeliveries),
     },
   };
 });
 
-function channelYaml(name, subject, scaling) {
+function channelYaml(name, subject, scaling, recordFile) {
   return stringify({
     apiVersion: "messaging.p2p.dev/v1alpha1",
     kind: "PointToPointChannel",
@@ -119,10 +132,12 @@ function channelYaml(name, subject, scaling) {
               {
                 name: "consumer",
                 image: "ghcr.io/p2p-operator/consumer-template:0.1.0",
-                command: ["node", "consumer-template/dist/main.js"],
+                command: ["node", CONSUMER_MAIN],
                 env: [
                   { name: "P2P_WORK_MS", value: String(WORK_MS) },
                   { name: "LOG_LEVEL", value: "warn" },
+                  // One line per processed message, from every replica (appends of a line each).
+                  { name: "P2P_RECORD_FILE", value: recordFile },
                 ],
               },
             ],
@@ -159,7 +174,8 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
   const subject = `bench.burst.${label}.${variant}`;
   const file = join(dir, `${name}.yaml`);
   const stream = `default_${name}`;
-  await writeFile(file, channelYaml(name, subject, scalingFor(variant)));
+  const recordFile = join(dir, `${name}.records`);
+  await writeFile(file, channelYaml(name, subject, scalingFor(variant), recordFile));
 
   const snapshots = [];
   const local = spawnChild(process.execPath, [`${ROOT}operator/dist/cli/main.js`, "local", file, "--json", "--nats-url", url, "--state-dir", join(dir, `state-${label}-${variant}`)]);
@@ -184,10 +200,11 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
     // The replicas connect and look up their consumer after they start.
     await sleep(2_000);
 
-    const before = (await jsm.streams.info(stream)).state.last_seq;
+    const atStart = await deliveries(jsm, stream, name);
+    const before = atStart.messages;
     let burstAtMs;
     if (variant === "keda") {
-      emulator = startKedaEmulator({ jsm, stream, consumer: name, file, name, subject });
+      emulator = startKedaEmulator({ jsm, stream, consumer: name, file, name, subject, recordFile });
       await sleep(HPA_SYNC_MS - KEDA_FIRST_SYNC_AFTER_BURST_MS);
     }
     burstAtMs = Date.now();
@@ -211,20 +228,36 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
       else await sleep(200);
     }
     emulator?.stop();
+    const atDrain = await deliveries(jsm, stream, name);
 
-    // Ours: watch the way back to minReplicas (its scale-down window), bounded.
+    // Ours: watch the way back to minReplicas (its scale-down window), bounded, with a trickle
+    // arriving all along; then a few seconds more for the stopped replicas to exit.
     let settledAtMs = null;
+    let scaleDownRedeliveries = null;
+    let trickled = 0;
     if (variant === "ours") {
-      const deadline = Date.now() + (OURS_SCALE_DOWN_WINDOW_S + 15) * 1000;
-      while (Date.now() < deadline) {
-        const last = snapshots.at(-1);
-        if (last.replicas === MIN && last.readyReplicas === MIN) {
-          settledAtMs = last.atMs;
-          break;
+      const trickle = startTrickle(nc, subject, `${label}-${variant}`);
+      try {
+        const deadline = Date.now() + (OURS_SCALE_DOWN_WINDOW_S + 15) * 1000;
+        while (Date.now() < deadline) {
+          const last = snapshots.at(-1);
+          if (last.replicas === MIN && last.readyReplicas === MIN) {
+            settledAtMs = last.atMs;
+            break;
+          }
+          await sleep(200);
         }
-        await sleep(200);
+        await sleep(3_000);
+      } finally {
+        trickled = trickle.stop();
       }
+      await waitFor("the trickle to be processed", async () => {
+        const c = await jsm.consumers.info(stream, name);
+        return c.num_pending + c.num_ack_pending === 0;
+      }, { timeoutMs: 30_000, intervalMs: 200 });
+      scaleDownRedeliveries = redeliveriesBetween(atDrain, await deliveries(jsm, stream, name));
     }
+    const records = await recordCounts(recordFile);
 
     const during = snapshots.filter((s) => s.atMs >= burstAtMs);
     const events = scaleEvents(snapshots, burstAtMs);
@@ -243,6 +276,13 @@ async function runVariant({ variant, messages, label, url, dir, nc, jsm }) {
       maxReplicas: Math.max(initial, ...during.map((s) => s.readyReplicas ?? 0)),
       scaleEvents: events.map((e) => ({ atSeconds: round((e.atMs - burstAtMs) / 1000, 1), from: e.from, to: e.to })),
       flapped,
+      // Deliveries beyond one per message, by the server's count.
+      burstRedeliveries: redeliveriesBetween(atStart, atDrain),
+      // From the drain on, while ours scales in with a trickle arriving; null where no scale-down happens in the run.
+      scaleDownRedeliveries,
+      trickleMessages: variant === "ours" ? trickled : null,
+      // Messages processed (record file lines) more than once, over the whole run.
+      processedTwice: records.lines - records.distinct,
       ...(variant === "ours"
         ? {
             backToMinSecondsAfterDrain: settledAtMs === null ? null : round((settledAtMs - drainedAtMs) / 1000, 1),
@@ -284,23 +324,59 @@ async function writeBurstPicture(burst, timelines) {
   return file;
 }
 
-/** Core publishes (as the burst from an upstream system would arrive), flushed every 2,000. */
-async function publishBurst(nc, subject, messages) {
-  const encoder = new TextEncoder();
-  for (let i = 0; i < messages; i++) {
-    const event = {
+function eventBytes(eventId, i) {
+  return encoder.encode(
+    JSON.stringify({
       type: "immunisation_administered",
-      eventId: `burst-${subject}-${i}`,
+      eventId,
       patientId: `patient-${(i * 7919) % 100_000}`,
       vaccineCode: "MMR",
       dose: 1 + (i % 3),
       administeredAt: "2025-01-06T09:00:00.000Z",
       providerId: `provider-${i % 50}`,
-    };
-    nc.publish(subject, encoder.encode(JSON.stringify(event)));
+    }),
+  );
+}
+
+/** Core publishes (as the burst from an upstream system would arrive), flushed every 2,000. */
+async function publishBurst(nc, subject, messages) {
+  for (let i = 0; i < messages; i++) {
+    nc.publish(subject, eventBytes(`burst-${subject}-${i}`, i));
     if (i % 2_000 === 1_999) await nc.flush();
   }
   await nc.flush();
+}
+
+/** TRICKLE_PER_SEC messages a second until stop(), which returns how many were sent. */
+function startTrickle(nc, subject, label) {
+  let sent = 0;
+  const timer = setInterval(() => {
+    nc.publish(subject, eventBytes(`trickle-${label}-${sent}`, sent));
+    sent++;
+  }, 1000 / TRICKLE_PER_SEC);
+  return {
+    stop() {
+      clearInterval(timer);
+      return sent;
+    },
+  };
+}
+
+/** Every delivery the consumer made (its delivered sequence counts redeliveries too) and every message stored. */
+async function deliveries(jsm, stream, consumer) {
+  const [c, s] = await Promise.all([jsm.consumers.info(stream, consumer), jsm.streams.info(stream)]);
+  return { deliveries: c.delivered.consumer_seq, messages: s.state.last_seq };
+}
+
+/** Between two points where the consumer had nothing pending: deliveries beyond one per new message. */
+function redeliveriesBetween(a, b) {
+  return b.deliveries - a.deliveries - (b.messages - a.messages);
+}
+
+/** Lines and distinct ids of a P2P_RECORD_FILE shared by all replicas. */
+async function recordCounts(path) {
+  const lines = (await readFile(path, "utf8").catch(() => "")).split("\n").filter((l) => l !== "");
+  return { lines: lines.length, distinct: new Set(lines).size };
 }
 
 /** Changes of the workload's replicas in the snapshots, from the burst on. */
@@ -343,7 +419,7 @@ function replicaSeconds(snapshots, fromMs, toMs, initial) {
  * max(current + 4, 2 x current), take the highest recommendation of the last 300 s when
  * scaling down, clamp to [min, max]. Actuates by rewriting minReplicas in the channel file.
  */
-function startKedaEmulator({ jsm, stream, consumer, file, name, subject }) {
+function startKedaEmulator({ jsm, stream, consumer, file, name, subject, recordFile }) {
   let current = MIN;
   let stopped = false;
   const recommendations = [];
@@ -365,7 +441,7 @@ function startKedaEmulator({ jsm, stream, consumer, file, name, subject }) {
     state.syncs.push({ lag, desired });
     if (desired !== current && !stopped) {
       current = desired;
-      await writeFile(file, channelYaml(name, subject, scalingFor("keda", desired)));
+      await writeFile(file, channelYaml(name, subject, scalingFor("keda", desired), recordFile));
     }
   };
   const timer = setInterval(() => void sync().catch((err) => log(`keda emulator: ${err.message}`)), HPA_SYNC_MS);

@@ -8,6 +8,7 @@
 
 import { PermanentError, RetryableError } from "./errors.js";
 import { IMMUNISATION_ADMINISTERED, type ImmunisationAdministered } from "./event.js";
+import { isIsoDate } from "./iso-date.js";
 
 export interface HandlerContext {
   subject: string;
@@ -46,11 +47,11 @@ export function parseImmunisationAdministered(data: Uint8Array): ImmunisationAdm
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new PermanentError("not a JSON object");
   const e = value as Record<string, unknown>;
   if (e.type !== IMMUNISATION_ADMINISTERED) throw new PermanentError(`type must be "${IMMUNISATION_ADMINISTERED}"`);
-  for (const field of ["eventId", "patientId", "vaccineCode", "providerId"] as const) {
-    if (typeof e[field] !== "string" || (e[field] as string).trim() === "") throw new PermanentError(`${field} must be a non-empty string`);
+  for (const field of REQUIRED_TEXT) {
+    if (!isNonBlank(e[field])) throw new PermanentError(`${field} must be a non-empty string`);
   }
   if (typeof e.dose !== "number" || !Number.isInteger(e.dose) || e.dose < 1) throw new PermanentError("dose must be a positive integer");
-  if (typeof e.administeredAt !== "string" || !ISO_DATE.test(e.administeredAt) || Number.isNaN(Date.parse(e.administeredAt))) {
+  if (typeof e.administeredAt !== "string" || !isIsoDate(e.administeredAt)) {
     throw new PermanentError("administeredAt must be an ISO 8601 date");
   }
   if (e.simulate !== undefined && e.simulate !== "transient" && e.simulate !== "always-fail") {
@@ -62,4 +63,11 @@ export function parseImmunisationAdministered(data: Uint8Array): ImmunisationAdm
   return e as unknown as ImmunisationAdministered;
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const REQUIRED_TEXT = ["eventId", "patientId", "vaccineCode", "providerId"] as const;
+
+/** A string with something other than whitespace in it; trims (a copy) only when it does not start with visible ASCII. */
+function isNonBlank(value: unknown): boolean {
+  if (typeof value !== "string" || value.length === 0) return false;
+  const first = value.charCodeAt(0);
+  return (first > 32 && first < 127) || value.trim() !== "";
+}

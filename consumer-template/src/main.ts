@@ -55,9 +55,10 @@ async function main(): Promise<number> {
     const ackWaitMs = info.config.ack_wait ? info.config.ack_wait / NANOS_PER_MS : config.ackWaitMsFallback;
     const backoffMs = (info.config.backoff ?? []).map((n) => n / NANOS_PER_MS);
     runner = new Runner({
+      nc,
       js,
-      consumer,
       stream: config.stream,
+      consumer: config.consumer,
       handler: handle,
       concurrency: config.concurrency,
       maxBatch: config.maxBatch,
@@ -89,7 +90,10 @@ async function main(): Promise<number> {
   }
   log.info("stopping", { signal: outcome });
   await runner?.stop();
-  await nc.drain();
+  // Disconnected, a drain would wait for a reconnect (or fail): acks not sent by now go with
+  // the connection, and the server redelivers those messages after ackWait.
+  if (metrics.connected) await nc.drain();
+  else await nc.close();
   http?.server.close();
   log.info("stopped", { messages: metrics.messages });
   return 0;

@@ -33,7 +33,7 @@ export interface LocalOptions {
   /** Env for every consumer process, over the container's and the contract's. */
   env?: Record<string, string>;
   log?: Logger;
-  /** SIGTERM -> SIGKILL grace period for consumer processes. */
+  /** SIGTERM -> SIGKILL grace period for consumer processes; default: each channel's, as for its pods. */
   gracePeriodMs?: number;
   /** Rescan interval of the channel files (fs.watch is the fast path). */
   filePollMs?: number;
@@ -81,7 +81,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     stateDir: runDir,
     log: log.child({ component: "processes" }),
     envOverrides: options.env ?? {},
-    gracePeriodMs: options.gracePeriodMs ?? 20_000,
+    ...(options.gracePeriodMs !== undefined && { gracePeriodMs: options.gracePeriodMs }),
   });
   const nats = options.natsSide ?? new JetStreamSide({ log: log.child({ component: "nats" }) });
   const events = new LoggingEventRecorder(log.child({ component: "events" }));

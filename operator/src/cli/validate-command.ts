@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { API_GROUP, KIND, validateChannel } from "../api/index.js";
+import { API_GROUP, KIND, applyChannelDefaults, validateChannel } from "../api/index.js";
+import { ackPendingShortfall } from "../plan/index.js";
 import type { Output } from "./channel-finder.js";
 
 // `p2p validate FILE...`: the CRD's schema and CEL rules, offline. One line per problem,
@@ -12,6 +13,8 @@ const USAGE = `Usage: p2p validate FILE...
 Checks PointToPointChannel manifests (multi-document YAML; kind: List too) against the
 CRD's schema and rules, offline. Prints one line per problem:
   FILE: <field path>: <what is wrong and how to fix it>
+A valid channel that will not work as meant gets a line too, FILE: <field path>: warning: ...
+(it does not change the exit status).
 In a file with several documents, FILE is written FILE#N for the N-th document.
 Documents of other kinds are skipped with a note on stderr.
 Exit status: 0 when every channel is valid, 1 when any problem was found, 2 on usage errors.
@@ -35,7 +38,7 @@ export async function run(args: string[], out: Output = process.stdout, err: Out
   for (const file of positionals) {
     const lines = await validateFile(file, err);
     problems += lines.errors.length;
-    for (const line of lines.errors) out.write(`${line}\n`);
+    for (const line of [...lines.errors, ...lines.warnings]) out.write(`${line}\n`);
     if (lines.errors.length === 0 && lines.channels > 0) {
       out.write(`${file}: ok (${lines.channels} ${KIND}${lines.channels === 1 ? "" : "s"})\n`);
     } else if (lines.errors.length === 0) {
@@ -47,6 +50,7 @@ export async function run(args: string[], out: Output = process.stdout, err: Out
 
 interface FileResult {
   errors: string[];
+  warnings: string[];
   channels: number;
 }
 
@@ -57,11 +61,11 @@ async function validateFile(file: string, notes: Output): Promise<FileResult> {
   } catch (e) {
     const code = (e as { code?: string }).code;
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory; pass the YAML files in it" : String((e as Error).message);
-    return { errors: [`${file}: (file): cannot read: ${why}`], channels: 0 };
+    return { errors: [`${file}: (file): cannot read: ${why}`], warnings: [], channels: 0 };
   }
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [];
-  const result: FileResult = { errors: [], channels: 0 };
+  const result: FileResult = { errors: [], warnings: [], channels: 0 };
   list.forEach((doc, i) => {
     const label = list.length > 1 ? `${file}#${i + 1}` : file;
     const yamlError = doc.errors[0];
@@ -95,8 +99,19 @@ function checkDocument(value: unknown, prefix: string, label: string, result: Fi
     return;
   }
   result.channels++;
-  for (const issue of validateChannel(doc)) {
+  const issues = validateChannel(doc);
+  for (const issue of issues) {
     const path = prefix && issue.path === "(document)" ? prefix.slice(0, -1) : `${prefix}${issue.path}`;
     result.errors.push(`${label}: ${path}: ${issue.message}`);
   }
+  if (issues.length === 0) {
+    for (const w of warningsOf(doc)) result.warnings.push(`${label}: ${prefix}${w.path}: warning: ${w.message}`);
+  }
+}
+
+/** What a valid channel (its defaults applied, as the apiserver stores it) will not do as meant. */
+function warningsOf(doc: object): Array<{ path: string; message: string }> {
+  const { spec } = applyChannelDefaults(doc) as { spec: { consumer: { maxAckPending: number }; scaling: { maxReplicas: number } } };
+  const shortfall = ackPendingShortfall(spec.consumer.maxAckPending, spec.scaling.maxReplicas);
+  return shortfall ? [{ path: "spec.consumer.maxAckPending", message: shortfall.message }] : [];
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { resolveChannel, validateChannel } from "../api/index.js";
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ChannelStatus, PointToPointChannel } from "../api/types.js";
-import { composeStatus, consumerEnv, sameStatus, transitions, workloadVerdict, type StatusInput } from "../plan/index.js";
+import { ackPendingShortfall, composeStatus, consumerEnv, sameStatus, transitions, workloadVerdict, type StatusInput } from "../plan/index.js";
 import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
 import { verdictOf } from "./errors.js";
 import type { OperatorMetrics } from "./metrics.js";
@@ -226,10 +226,11 @@ export class ChannelReconciler {
       this.scaling.get(key) ?? initialScalingState(),
     );
     this.scaling.set(key, decision.state);
+    const shortfall = ackPendingShortfall(resolved.consumer.maxAckPending, resolved.scaling.maxReplicas);
     const verdict = {
       status: decision.active ? ("True" as const) : ("False" as const),
       reason: decision.activeReason,
-      message: decision.reason,
+      message: shortfall ? `${decision.reason}; ${shortfall.message}` : decision.reason,
     };
     if (decision.desiredReplicas === observed.replicas) {
       return { observed, desired: decision.desiredReplicas, verdict, lastScale: null };

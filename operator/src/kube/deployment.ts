@@ -3,6 +3,7 @@ import type { ResolvedChannel } from "../api/resolved.js";
 import { API_GROUP, API_VERSION, KIND, type ContainerSpec, type PodTemplateSpec } from "../api/types.js";
 import type { NatsCredentials } from "../controller/ports.js";
 import { CREDENTIAL_FILES, CREDENTIALS_DIR } from "../plan/consumer-env.js";
+import { podTerminationGraceSeconds } from "../plan/termination-grace.js";
 import type { Deployment } from "./objects.js";
 import type { OwnerReference } from "./rest.js";
 
@@ -97,7 +98,10 @@ function restricted(c: ContainerSpec): ContainerSpec {
   return { ...c, securityContext: { ...RESTRICTED_CONTAINER, ...(c.securityContext as object | undefined) } };
 }
 
-/** The pod template the Deployment should have (restricted security defaults, consumer env, credentials). */
+/**
+ * The pod template the Deployment should have (restricted security defaults, consumer env,
+ * credentials, a termination grace period that lets a replica finish its in-flight work).
+ */
 export function desiredPodTemplate(channel: ResolvedChannel, template: PodTemplateSpec, env: Record<string, string>, mount: CredentialMount | null): PodTemplateSpec {
   const entries = envEntries(env, mount);
   const spec = template.spec ?? { containers: [] };
@@ -109,6 +113,7 @@ export function desiredPodTemplate(channel: ResolvedChannel, template: PodTempla
   const podSpec: NonNullable<PodTemplateSpec["spec"]> = {
     ...spec,
     securityContext: { ...RESTRICTED_POD, ...(spec.securityContext as object | undefined) },
+    terminationGracePeriodSeconds: podTerminationGraceSeconds(channel, spec),
     containers: spec.containers.map((c) => restricted(injectContainer(c, entries, mount))),
   };
   if (initContainers) podSpec.initContainers = initContainers.map((c) => restricted(injectContainer(c, entries, mount)));

@@ -8,6 +8,7 @@ import type { ResolvedChannel } from "../api/resolved.js";
 import type { ContainerSpec } from "../api/types.js";
 import type { ConnectionTarget, WorkloadDriver, WorkloadObservation } from "../controller/ports.js";
 import { CREDENTIAL_FILES, consumerEnv } from "../plan/consumer-env.js";
+import { podTerminationGraceSeconds } from "../plan/termination-grace.js";
 
 // Local mode's workload: workload.template's first container run as child processes, one per
 // replica, the way a Deployment runs pods. The container's command + args run with cwd =
@@ -24,7 +25,10 @@ export interface ProcessWorkloadOptions {
   log?: Logger;
   /** Env set last, over the container's and the consumer contract's (e.g. P2P_RECORD_FILE for tests). */
   envOverrides?: Record<string, string>;
-  /** SIGTERM, then SIGKILL after this long (a pod's terminationGracePeriodSeconds). */
+  /**
+   * SIGTERM, then SIGKILL after this long, for every channel. Unset: each channel's own, as its
+   * pods would get (the template's terminationGracePeriodSeconds, else from its ack wait).
+   */
   gracePeriodMs?: number;
   /** First restart delay after a crash; doubles up to maxRestartDelayMs (CrashLoopBackOff). */
   restartDelayMs?: number;
@@ -64,6 +68,7 @@ interface ChannelProcesses {
   logFile: string;
   logFd: number;
   credentialsDir: string | null;
+  gracePeriodMs: number;
 }
 
 export class ProcessWorkload implements WorkloadDriver {
@@ -89,6 +94,7 @@ export class ProcessWorkload implements WorkloadDriver {
     if (credentialsDir && target.credentials) await writeCredentials(credentialsDir, target);
     const contractEnv = { ...env, ...(credentialsDir ? consumerEnv(channel, target, credentialsDir) : {}) };
     const spec = processSpec(container, contractEnv, this.options.envOverrides ?? {}, this.options.cwd ?? process.cwd());
+    const gracePeriodMs = this.options.gracePeriodMs ?? podTerminationGraceSeconds(channel, channel.workload.template.spec) * 1000;
 
     if (!state) {
       await mkdir(join(this.options.stateDir, "logs"), { recursive: true });
@@ -102,12 +108,14 @@ export class ProcessWorkload implements WorkloadDriver {
         logFile,
         logFd: openSync(logFile, "a"),
         credentialsDir,
+        gracePeriodMs,
       };
       this.channels.set(channel.key, state);
       this.options.log?.info({ key: channel.key, command: spec.command, args: spec.args, logFile }, "process workload created");
       this.setReplicas(state, replicas);
       return;
     }
+    state.gracePeriodMs = gracePeriodMs;
     if (state.spec.hash !== spec.hash) {
       // Like a Deployment rollout: new replicas with the new spec first, then the old ones stop gracefully.
       this.options.log?.info({ key: channel.key }, "process spec changed; replacing replicas");
@@ -247,7 +255,7 @@ export class ProcessWorkload implements WorkloadDriver {
       return;
     }
     const done = new Promise<void>((resolveDone) => {
-      const kill = setTimeout(() => child.kill("SIGKILL"), this.options.gracePeriodMs ?? 20_000);
+      const kill = setTimeout(() => child.kill("SIGKILL"), state.gracePeriodMs);
       child.once("close", () => {
         clearTimeout(kill);
         resolveDone();

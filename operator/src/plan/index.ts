@@ -1,4 +1,5 @@
 // Pure planners: observed state in, actions and condition verdicts out. No I/O here.
+export { ackPendingShortfall, type AckPendingShortfall } from "./ack-pending-headroom.js";
 export { capabilitiesOf, parseServerVersion, versionAtLeast, type ServerCapabilities } from "./capabilities.js";
 export { mergeConditions, readyVerdict, transitions, type Verdicts } from "./conditions.js";
 export { CREDENTIALS_DIR, CREDENTIAL_FILES, consumerEnv, maxBatch } from "./consumer-env.js";
@@ -43,3 +44,4 @@ export {
   type Ownership,
 } from "./ownership.js";
 export { queueStateOf } from "./queue.js";
+export { STOP_MARGIN_SECONDS, podTerminationGraceSeconds, terminationGracePeriodSeconds } from "./termination-grace.js";

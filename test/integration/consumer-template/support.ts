@@ -176,6 +176,31 @@ export class ConsumerProcess {
   }
 }
 
+/** Two replicas of one channel, each recording what it processed in a file of its own (<dir>/<name>-<role>). */
+export interface ReplicaPair {
+  first: ConsumerProcess;
+  second: ConsumerProcess;
+  firstFile: string;
+  /** Resolves once both replicas consume. */
+  consuming: () => Promise<unknown>;
+  /** Both record files' lines. */
+  records: () => Promise<string[]>;
+}
+
+export function spawnPair(fixture: ChannelFixture, natsUrl: string, dir: string, name: string, env: Record<string, string>): ReplicaPair {
+  const firstFile = join(dir, `${name}-first`);
+  const secondFile = join(dir, `${name}-second`);
+  const first = ConsumerProcess.spawn(fixture, natsUrl, { ...env, P2P_RECORD_FILE: firstFile });
+  const second = ConsumerProcess.spawn(fixture, natsUrl, { ...env, P2P_RECORD_FILE: secondFile });
+  return {
+    first,
+    second,
+    firstFile,
+    consuming: () => Promise.all([first.waitForLog("consuming"), second.waitForLog("consuming")]),
+    records: async () => [...(await recorded(firstFile)), ...(await recorded(secondFile))],
+  };
+}
+
 /** Lines of a P2P_RECORD_FILE, [] if it does not exist yet. */
 export async function recorded(path: string): Promise<string[]> {
   const text = await readFile(path, "utf8").catch(() => "");

@@ -39,7 +39,7 @@ ${body}
   return file;
 }
 
-function templateChannel(script: string, name = "procs", extraEnv: Array<{ name: string; value: string }> = []): ResolvedChannel {
+function templateChannel(script: string, name = "procs", extraEnv: Array<{ name: string; value: string }> = [], podSpec: Record<string, unknown> = {}): ResolvedChannel {
   return {
     ...makeResolvedChannel({ name }),
     workload: {
@@ -48,6 +48,7 @@ function templateChannel(script: string, name = "procs", extraEnv: Array<{ name:
       template: {
         spec: {
           containers: [{ name: "c", command: [process.execPath, script], args: ["--name", "$(GREETING)"], env: [{ name: "GREETING", value: "hi" }, ...extraEnv] }],
+          ...podSpec,
         },
       },
     },
@@ -82,6 +83,26 @@ describe("ProcessWorkload", () => {
     expect(await stat(join(dir, `term-${second}`))).toBeTruthy(); // it got SIGTERM, not SIGKILL
     expect(workload.pids(channel.key)).toEqual([first]);
     await expect(readFile(workload.logFileOf(channel.key)!, "utf8")).resolves.toBe("");
+  });
+
+  it("SIGKILLs a replica that outlives its channel's grace period after SIGTERM (the template's terminationGracePeriodSeconds)", async () => {
+    // Takes note of the SIGTERM and goes on.
+    const script = await childScript(`process.removeAllListeners("SIGTERM");
+process.on("SIGTERM", () => writeFileSync(${JSON.stringify(dir)} + "/term-" + process.pid, ""));
+setInterval(() => {}, 1000);`);
+    workload = new ProcessWorkload({ stateDir: dir });
+    const channel = templateChannel(script, "procs", [], { terminationGracePeriodSeconds: 2 });
+    const target = natsTarget("nats://127.0.0.1:4222");
+    await workload.ensure(channel, consumerEnv(channel, target), target, 1);
+    await waitFor("1 running", () => workload!.ready(channel.key) === 1, 10_000);
+    const [pid] = workload.pids(channel.key);
+    await envOf(pid!);
+
+    await workload.scale(channel, 0);
+    await waitFor("SIGTERM taken note of", () => stat(join(dir, `term-${pid}`)).then(() => true, () => false), 5_000);
+    expect(isAlive(pid!)).toBe(true); // SIGTERM alone did not stop it
+    // Killed after its 2 s, long before the 35 s its channel's ack wait would give it.
+    await waitFor("the replica killed", () => !isAlive(pid!), 15_000);
   });
 
   it("restarts a replica that exits, with backoff, like restartPolicy Always", async () => {

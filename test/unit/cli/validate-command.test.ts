@@ -46,6 +46,8 @@ beforeAll(async () => {
     "kind-typo.yaml": "apiVersion: messaging.p2p.dev/v1alpha1\nkind: PointToPointChanel\nmetadata: {name: x}\nspec:\n  workload:\n    scaleTargetRef: {name: x}\n",
     "list.yaml": "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: messaging.p2p.dev/v1alpha1\n    kind: PointToPointChannel\n    metadata: {name: x}\n    spec:\n      paused: maybe\n      workload:\n        scaleTargetRef: {name: x}\n",
     "deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: orders}\n",
+    "short-ack-pending.yaml": channel("orders", "  consumer: {maxAckPending: 4}\n  workload:\n    scaleTargetRef: {name: orders}\n"),
+    "short-ack-pending-default-max.yaml": channel("orders", "  consumer: {maxAckPending: 9}\n  workload:\n    scaleTargetRef: {name: orders}\n"),
   };
   files = {};
   for (const [name, text] of Object.entries(contents)) {
@@ -107,6 +109,20 @@ describe("p2p validate", () => {
         expect.stringMatching(new RegExp(`^${escape(f)}: spec\\.scaling\\.minReplicas: minReplicas must not exceed maxReplicas: lower`)),
       ]),
     );
+  });
+
+  it("warns, and still exits 0, when maxAckPending leaves replicas without a message to hold", async () => {
+    const r = await p2p("validate", files["short-ack-pending.yaml"]!, files["short-ack-pending-default-max.yaml"]!, files["good.yaml"]!);
+    expect(r.code).toBe(0);
+    const f = files["short-ack-pending.yaml"]!;
+    // maxReplicas is the default 10.
+    expect(r.stdout).toContain(
+      `${f}: spec.consumer.maxAckPending: warning: maxAckPending 4 is below maxReplicas 10: at most 4 replicas can hold a message at once`,
+    );
+    expect(r.stdout).toMatch(/raise spec\.consumer\.maxAckPending to at least 10 .*or lower spec\.scaling\.maxReplicas to 4\n/);
+    expect(r.stdout).toContain(`${files["short-ack-pending-default-max.yaml"]}: spec.consumer.maxAckPending: warning: maxAckPending 9 is below maxReplicas 10`);
+    expect(r.stdout).toContain(`${f}: ok (1 PointToPointChannel)`);
+    expect(r.stdout).not.toContain(`${files["good.yaml"]}: spec`);
   });
 
   it("checks every file and still reports the good ones", async () => {

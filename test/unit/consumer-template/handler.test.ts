@@ -31,6 +31,8 @@ describe("parseImmunisationAdministered", () => {
     { name: 'dose "2"', body: { ...valid, dose: "2" }, reason: "dose must be a positive integer" },
     { name: "administeredAt not a date", body: { ...valid, administeredAt: "yesterday" }, reason: "administeredAt must be an ISO 8601 date" },
     { name: "administeredAt month 13", body: { ...valid, administeredAt: "2025-13-01" }, reason: "administeredAt must be an ISO 8601 date" },
+    { name: "administeredAt 30 February", body: { ...valid, administeredAt: "2025-02-30" }, reason: "administeredAt must be an ISO 8601 date" },
+    { name: "patientId of non-breaking spaces", body: { ...valid, patientId: "\u00a0\u00a0" }, reason: "patientId must be a non-empty string" },
     { name: "unknown simulate", body: { ...valid, simulate: "explode" }, reason: 'simulate must be "transient" or "always-fail"' },
   ])("refuses $name as a PermanentError", ({ body, reason }) => {
     expect(() => parseImmunisationAdministered(encode(body))).toThrow(new PermanentError(reason));

@@ -177,6 +177,26 @@ describe("ChannelReconciler", () => {
     expect(t.events.list.some((e) => e.startsWith("Normal Scaled scaled 1→5"))).toBe(true);
   });
 
+  it.each([
+    { maxAckPending: 4, maxReplicas: 10, says: "maxAckPending 4 is below maxReplicas 10" },
+    { maxAckPending: 10, maxReplicas: 10, says: null },
+  ])("ScalingActive with maxAckPending $maxAckPending and maxReplicas $maxReplicas names the shortfall and its fix: $says", async ({ maxAckPending, maxReplicas, says }) => {
+    const t = setup({
+      consumer: { maxAckPending },
+      scaling: { minReplicas: 1, maxReplicas, targetLagPerReplica: 100, pollInterval: "1s", scaleDown: { stabilizationWindow: "0s" } },
+    });
+    await t.reconciler.reconcile("health/register");
+    const message = t.condition("ScalingActive")?.message ?? "";
+    expect(t.condition("ScalingActive")).toMatchObject({ status: "True", reason: "ScalingOnLag" });
+    if (says === null) {
+      expect(message).not.toMatch(/maxAckPending/);
+    } else {
+      expect(message).toContain(says);
+      expect(message).toContain("raise spec.consumer.maxAckPending to at least 10");
+      expect(message).toContain("or lower spec.scaling.maxReplicas to 4");
+    }
+  });
+
   it("never scales down while NATS is unreachable, and says so", async () => {
     const t = setup();
     await t.reconciler.reconcile("health/register");

@@ -48,6 +48,18 @@ const env = {
 };
 
 describe("desiredPodTemplate", () => {
+  it("gives the pods a termination grace period from the channel's ack wait, unless the template sets its own", () => {
+    const channel = templateChannel(userTemplate, { consumer: { ackWaitMs: 45_000 } });
+    expect(desiredPodTemplate(channel, userTemplate, env, null).spec?.terminationGracePeriodSeconds).toBe(50);
+    const own: PodTemplateSpec = { ...userTemplate, spec: { ...userTemplate.spec!, terminationGracePeriodSeconds: 600 } };
+    expect(desiredPodTemplate(channel, own, env, null).spec?.terminationGracePeriodSeconds).toBe(600);
+    // A Deployment built before this field was set drifts, and is updated once.
+    const desired = desiredPodTemplate(channel, userTemplate, env, null);
+    const older = structuredClone(desired);
+    delete older.spec!.terminationGracePeriodSeconds;
+    expect(deploymentDrift(buildDeployment(channel, older, 1), desired)).toContain("spec.template.spec.terminationGracePeriodSeconds");
+  });
+
   it("injects the consumer env first into every container, replacing user values of the same name", () => {
     const t = desiredPodTemplate(templateChannel(), userTemplate, env, credentialMount("nats-auth", { creds: "x" }));
     for (const c of [...(t.spec?.containers ?? []), ...((t.spec?.initContainers as ContainerSpec[] | undefined) ?? [])]) {
