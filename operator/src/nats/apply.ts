@@ -69,7 +69,7 @@ export async function applyNatsPlan(jsm: JetStreamManager, plan: NatsPlan, gathe
       out.streams[action.role] = await applyStream(jsm, action, gathered, log);
     } catch (err) {
       const name = action.settings.name;
-      let verdict = rejection(err, `${LABEL[action.role]} ${name}`, ApplyReasons.StreamConfigRejected);
+      let verdict = rejection(err, `${LABEL[action.role]} ${name}`, ApplyReasons.StreamConfigRejected, replicasHint(err, action.settings.replicas));
       if (isApiError(err, JsApiCode.StreamSubjectOverlap, JsApiCode.StreamSubjectOverlapApi)) {
         verdict = await overlapVerdict(jsm, `${LABEL[action.role]} ${name}`, name, action.settings.subjects);
       }
@@ -124,13 +124,28 @@ export async function deleteStream(jsm: JetStreamManager, name: string): Promise
   }
 }
 
-/** A server refusal as a verdict; connection and auth trouble is rethrown. */
-function rejection(err: unknown, what: string, reason: string): ConditionVerdict {
+/** A server refusal as a verdict (with what to do about it, when known); connection and auth trouble is rethrown. */
+function rejection(err: unknown, what: string, reason: string, hint = ""): ConditionVerdict {
   const code = apiErrorCode(err);
   if (code === null) throw toNatsError(err, what);
   const mapped = toNatsError(err, what);
   if (mapped instanceof NatsUnavailableError || mapped instanceof AuthFailedError) throw mapped;
-  return { status: "False", reason, message: `${what}: the server refused: ${(err as Error).message} (${code})` };
+  return { status: "False", reason, message: `${what}: the server refused: ${(err as Error).message} (${code})${hint ? `: ${hint}` : ""}` };
+}
+
+/**
+ * The server's words for too many replicas ("no suitable peers for placement", "replicas > 1 not
+ * supported in non-clustered mode") do not name the field: say which one and how to fix it.
+ */
+function replicasHint(err: unknown, replicas: number): string {
+  if (replicas <= 1) return "";
+  if (isApiError(err, JsApiCode.StreamReplicasNotSupported)) {
+    return `stream.replicas ${replicas} needs a JetStream cluster, and this server runs alone: set spec.stream.replicas to 1, or cluster the servers`;
+  }
+  if (isApiError(err, JsApiCode.ClusterNoPeers, JsApiCode.InsufficientResources)) {
+    return `stream.replicas ${replicas} needs ${replicas} JetStream servers with room for it (one replica on each), and the cluster has fewer: lower spec.stream.replicas to the cluster's size, or add servers`;
+  }
+  return "";
 }
 
 /** Error 10065 does not say which stream: look it up so the verdict can name it. */
