@@ -1,7 +1,7 @@
 // A real JetStream cluster on loopback: N nats-servers with routes to each other, each on
 // free client, route and monitoring ports with its own temp store.
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { freePort, NatsServerProcess } from "./nats-server.js";
 
 export interface NatsClusterOptions {
@@ -99,4 +99,38 @@ async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
   return [...ports];
+}
+
+/** `$JS.API.CONSUMER.LEADER.STEPDOWN` / `$JS.API.STREAM.LEADER.STEPDOWN`: the leader hands over to another replica. */
+export async function stepDownLeader(nc: NatsConnection, stream: string, consumer?: string): Promise<void> {
+  const subject = consumer ? `$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${consumer}` : `$JS.API.STREAM.LEADER.STEPDOWN.${stream}`;
+  const reply = (await nc.request(subject, undefined, { timeout: 5_000 })).json<{ success?: boolean; error?: { description: string } }>();
+  if (!reply.success) throw new Error(`${subject}: ${reply.error?.description ?? "no success"}`);
+}
+
+/** The names of the servers leading `stream` and its `consumer` right now (undefined while an election runs). */
+export async function leadersOf(jsm: JetStreamManager, stream: string, consumer: string): Promise<{ stream?: string; consumer?: string }> {
+  const [si, ci] = await Promise.all([jsm.streams.info(stream), jsm.consumers.info(stream, consumer)]);
+  return { stream: si.cluster?.leader, consumer: ci.cluster?.leader };
+}
+
+/** One server's own view of a consumer, from its monitoring port (/jsz): what KEDA's nats-jetstream scaler reads. */
+export interface MonitoredConsumer {
+  server: string;
+  leader: boolean;
+  numPending: number;
+  numAckPending: number;
+}
+
+export async function consumerSeenBy(cluster: NatsCluster, server: NatsServerProcess, stream: string, consumer: string): Promise<MonitoredConsumer | null> {
+  const res = await fetch(`${cluster.monitorUrl(server)}/jsz?accounts=true&streams=true&consumers=true`, { signal: AbortSignal.timeout(2_000) });
+  const jsz = (await res.json()) as {
+    account_details?: Array<{ stream_detail?: Array<{ name: string; consumer_detail?: Array<{ name: string; num_pending: number; num_ack_pending: number; cluster?: { leader?: string } }> }> }>;
+  };
+  const name = cluster.nameOf(server);
+  for (const account of jsz.account_details ?? []) {
+    const c = account.stream_detail?.find((s) => s.name === stream)?.consumer_detail?.find((d) => d.name === consumer);
+    if (c) return { server: name, leader: c.cluster?.leader === name, numPending: c.num_pending, numAckPending: c.num_ack_pending };
+  }
+  return null;
 }
