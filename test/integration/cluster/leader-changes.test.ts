@@ -144,16 +144,22 @@ function reportSamples(label: string, samples: LagSample[], killedAtMs: number):
   const back = samples.find((s) => s.atMs > killedAtMs && s.fresh)?.atMs ?? killedAtMs;
   const window = samples.filter((s) => s.atMs >= killedAtMs - 2_000 && s.atMs <= back + 3_000);
   const lags = window.map((s) => s.lag);
-  const followers = window.flatMap((s) => s.monitored.filter((m) => !m.leader).map((m) => m.numPending + m.numAckPending));
+  // KEDA's nats-jetstream scaler takes num_pending from whichever server's /jsz it reaches.
+  const followers = window.flatMap((s) => s.monitored.filter((m) => !m.leader).map((m) => m.numPending));
+  const leaders = window.flatMap((s) => s.monitored.filter((m) => m.leader).map((m) => m.numPending));
   const lines = window.map((s) => {
     const seen = s.monitored.map((m) => `${m.server}${m.leader ? "*" : ""}=${m.numPending}+${m.numAckPending}`).join(" ");
-    return `  t${s.atMs - killedAtMs >= 0 ? "+" : ""}${s.atMs - killedAtMs}ms ${s.phase}: lag ${s.lag}${s.fresh ? "" : " (kept: NATS did not answer)"} (stream messages ${s.messages}, lastSeq ${s.lastSeq}) monitoring: ${seen}`;
+    return `  t${s.atMs - killedAtMs >= 0 ? "+" : ""}${s.atMs - killedAtMs}ms ${s.phase}: lag ${s.lag}${s.fresh ? "" : " (kept: NATS did not answer)"} (stream messages ${s.messages}, lastSeq ${s.lastSeq}) /jsz pending+ackPending: ${seen}`;
   });
   console.log(
     [
       `lag through the stream leader's kill -9 (${label}): operator min ${Math.min(...lags)} max ${Math.max(...lags)};` +
-        ` followers' /jsz pending+ackPending min ${followers.length ? Math.min(...followers) : "-"} max ${followers.length ? Math.max(...followers) : "-"}`,
+        ` /jsz num_pending (KEDA's reading): consumer leader ${range(leaders)}, followers ${range(followers)}`,
       ...lines,
     ].join("\n"),
   );
+}
+
+function range(values: number[]): string {
+  return values.length ? `${Math.min(...values)}..${Math.max(...values)}` : "-";
 }
