@@ -108,7 +108,7 @@ export class ChannelReconciler {
       natsFailed = true;
       const verdict = verdictOf(err, "NATSUnavailable");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "NATS side failed");
-      nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null };
+      nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null, server: null };
     }
 
     const observed = await this.applyWorkload(resolved, target, nats);

@@ -58,6 +58,14 @@ export async function applyNatsPlan(jsm: JetStreamManager, plan: NatsPlan, gathe
       }
       continue;
     }
+    if (action.kind === "pauseConsumer") {
+      // A consumer the server refused is not there to pause.
+      if (failedConsumers.has("work")) continue;
+      const info = out.consumers.work;
+      await pauseConsumer(jsm, action, log);
+      if (info) out.consumers.work = { ...info, paused: action.paused };
+      continue;
+    }
     if (action.kind === "deleteStream") {
       log.info({ streamName: action.name, role: action.role }, "deleting stream");
       await deleteStream(jsm, action.name);
@@ -113,6 +121,19 @@ async function applyConsumer(
   }
   log.info({ streamName: s.stream, consumerName: s.name, role: action.role, diff: action.diff }, "updating consumer");
   return jsm.consumers.update(s.stream, s.name, consumerUpdate(s));
+}
+
+/** Far enough ahead to mean "until resumed", near enough that pause_remaining fits the server's int64 nanoseconds. */
+const PAUSED_UNTIL = new Date("2100-01-01T00:00:00Z");
+
+async function pauseConsumer(jsm: JetStreamManager, action: Extract<NatsAction, { kind: "pauseConsumer" }>, log: Logger): Promise<void> {
+  log.info({ streamName: action.stream, consumerName: action.name, paused: action.paused }, action.paused ? "pausing consumer (spec.paused)" : "resuming consumer");
+  try {
+    if (action.paused) await jsm.consumers.pause(action.stream, action.name, PAUSED_UNTIL);
+    else await jsm.consumers.resume(action.stream, action.name);
+  } catch (err) {
+    throw toNatsError(err, `CONSUMER.PAUSE ${action.stream} ${action.name}`);
+  }
 }
 
 export async function deleteStream(jsm: JetStreamManager, name: string): Promise<void> {

@@ -1,5 +1,5 @@
 // Pure planners: observed state in, actions and condition verdicts out. No I/O here.
-export { capabilitiesOf, parseServerVersion, versionAtLeast, type ServerCapabilities } from "./capabilities.js";
+export { NatsFeature, capabilitiesOf, parseServerVersion, versionAtLeast, type ServerCapabilities } from "./capabilities.js";
 export { mergeConditions, readyVerdict, transitions, type Verdicts } from "./conditions.js";
 export { CREDENTIALS_DIR, CREDENTIAL_FILES, consumerEnv, maxBatch } from "./consumer-env.js";
 export { composeStatus, sameStatus, workloadVerdict, type StatusInput } from "./channel-status.js";

@@ -1,7 +1,7 @@
 import { ADOPT_ANNOTATION } from "../api/types.js";
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ConditionVerdict } from "../controller/ports.js";
-import { capabilitiesOf } from "./capabilities.js";
+import { capabilitiesOf, type ServerCapabilities } from "./capabilities.js";
 import {
   desiredAdvisoryStream,
   desiredDeadLetterStream,
@@ -90,6 +90,7 @@ export function planNats(channel: ResolvedChannel, observed: NatsObservation): N
   let consumer: ConsumerPlan;
   if (work.usable) {
     consumer = planConsumer("work", desiredWorkConsumer(channel), observed.consumers.work);
+    if (consumer.usable) consumer = withPause(channel, caps, consumer, observed.consumers.work);
   } else {
     consumer = {
       actions: [],
@@ -187,6 +188,24 @@ function planStream(
       : { status: "True", reason: NatsReasons.Adopted, message: `adopted ${label}` },
     usable: true,
   };
+}
+
+/**
+ * spec.paused: on 2.11+ the consumer is paused on the server too (replicas stop receiving, not
+ * only scaling); older servers cannot, and the verdict says that spec.paused holds replicas only.
+ */
+function withPause(channel: ResolvedChannel, caps: ServerCapabilities, plan: ConsumerPlan, observed: ObservedConsumer | null): ConsumerPlan {
+  const name = channel.consumer.name;
+  if (!caps.consumerPause) {
+    if (!channel.paused) return plan;
+    const note = `; spec.paused holds replicas only: pausing deliveries needs nats-server 2.11 (this is ${caps.version})`;
+    return { ...plan, verdict: { ...plan.verdict, message: plan.verdict.message + note } };
+  }
+  const pausedNow = observed?.state.paused ?? false;
+  const actions = [...plan.actions];
+  if (pausedNow !== channel.paused) actions.push({ kind: "pauseConsumer", role: "work", stream: channel.stream.name, name, paused: channel.paused });
+  if (!channel.paused) return { ...plan, actions };
+  return { ...plan, actions, verdict: { ...plan.verdict, message: `${plan.verdict.message}; deliveries paused on the server (spec.paused)` } };
 }
 
 /** ImmutableFieldChanged naming the first such field, or null when none changed. */
