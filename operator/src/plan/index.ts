@@ -31,7 +31,7 @@ export type {
   StreamSettings,
   StreamState,
 } from "./nats-model.js";
-export { NatsReasons, diffFields, planNats, subjectsToCheck } from "./nats-plan.js";
+export { NatsReasons, diffFields, planNats, subjectsOverlap, subjectsToCheck } from "./nats-plan.js";
 export {
   OWNER_METADATA_KEYS,
   formatOwner,

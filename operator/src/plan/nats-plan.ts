@@ -245,8 +245,35 @@ function planConsumer(role: ConsumerRole, desired: ConsumerSettings, observed: O
   };
 }
 
+/**
+ * A subject that takes in the JetStream API (`*.>`, `$JS.>`) would have the stream store the
+ * server's own API requests: 2.10+ refuse it (10052/10100), but 2.9 creates it and every later
+ * API request of the account is answered by the stream instead. Refused here on every version.
+ */
+const JS_API = ["$JS", "API", ">"];
+
+/** Whether two subjects (with * and > wildcards) can match a common subject. */
+export function subjectsOverlap(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0; ; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === undefined || y === undefined) return x === y;
+    if (x === ">" || y === ">") return true;
+    if (x !== "*" && y !== "*" && x !== y) return false;
+  }
+}
+
 /** Streams (other than `self`) whose subjects collide with any of `subjects`, as a SubjectOverlap verdict. */
 function overlapVerdict(label: string, subjects: readonly string[], self: string, overlaps: Record<string, string[]>): ConditionVerdict | null {
+  for (const subject of subjects) {
+    if (subjectsOverlap(subject.split("."), JS_API)) {
+      return {
+        status: "False",
+        reason: NatsReasons.SubjectOverlap,
+        message: `${label}: subject ${subject} takes in the JetStream API ($JS.API.>), so the stream would swallow the server's own requests: choose subjects that cannot match $JS.API.>`,
+      };
+    }
+  }
   for (const subject of subjects) {
     const others = (overlaps[subject] ?? []).filter((name) => name !== self);
     if (others.length > 0) {

@@ -63,3 +63,16 @@ describe("version-gated features", () => {
     expect(await pullOnce(ch.stream.name, ch.consumer.name)).toBe(1);
   });
 });
+
+describe("a channel whose subjects take in the JetStream API", () => {
+  // 2.10+ refuse such a stream (10052); 2.9 creates it, and from then on the stream answers the
+  // account's JetStream API requests in the server's place.
+  it.each([["*.>"], ["$JS.>"]])("refuses %s with SubjectOverlap on every server, and creates nothing", async (subject) => {
+    const name = uniqueName("api");
+    const ch = makeResolvedChannel({ namespace: "health", name, uid: `uid-${name}`, stream: { subjects: [subject] } });
+    const result = await ctx.side.sync(ch, natsTarget(ctx.server.url));
+    expect(result.stream).toMatchObject({ status: "False", reason: "SubjectOverlap" });
+    expect(result.stream.message).toContain(`subject ${subject} takes in the JetStream API ($JS.API.>)`);
+    await expect(ctx.adm.jsm.streams.info(ch.stream.name)).rejects.toThrow(/stream not found/);
+  });
+});

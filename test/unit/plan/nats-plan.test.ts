@@ -8,6 +8,7 @@ import {
   desiredWorkConsumer,
   desiredWorkStream,
   planNats,
+  subjectsOverlap,
   subjectsToCheck,
   type ConsumerSettings,
   type NatsAction,
@@ -507,5 +508,22 @@ describe("capabilitiesOf", () => {
     { version: "garbage", features: [] },
   ])("$version -> $features", ({ version, features }) => {
     expect(capabilitiesOf(version).features).toEqual(features);
+  });
+});
+
+describe("subjectsOverlap", () => {
+  it.each([
+    ["*.>", "$JS.API.>", true],
+    ["$JS.>", "$JS.API.>", true],
+    ["$JS.*.CONSUMER", "$JS.API.>", true],
+    ["$JS.API", "$JS.API.>", false],
+    ["orders.>", "$JS.API.>", false],
+    ["a.*.c", "a.b.c", true],
+    ["a.*.c", "a.b.d", false],
+    ["a.b", "a.b.c", false],
+    ["a.>", "a", false],
+  ])("%s and %s -> %s", (a, b, expected) => {
+    expect(subjectsOverlap(a.split("."), b.split("."))).toBe(expected);
+    expect(subjectsOverlap(b.split("."), a.split("."))).toBe(expected);
   });
 });
