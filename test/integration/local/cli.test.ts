@@ -5,7 +5,9 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsServerProcess } from "../../support/nats-server.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { freePort, NatsServerProcess } from "../../support/nats-server.js";
 import { channelYaml, ensureTemplateBuilt, isAlive, summarize, waitFor } from "./support.js";
 
 // The commands as a user runs them: `p2p local` and `p2p publish` as real processes, found
@@ -143,5 +145,38 @@ spec:
       child.kill("SIGINT");
     }
     expect(await exited).toBe(0);
+  });
+
+  it("takes several servers in --nats-url: `p2p local` and `p2p publish` work with one of them down", async () => {
+    await using server = await NatsServerProcess.start();
+    const servers = `nats://127.0.0.1:${await freePort()},${server.url}`;
+    const file = join(dir, "several.yaml");
+    await writeFile(file, channelYaml({ name: "several", minReplicas: 0, maxReplicas: 1 }));
+    const child = spawn(P2P[0]!, [...P2P.slice(1), "local", file, "--nats-url", servers, "--state-dir", join(dir, "state-several")], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Line[] = [];
+    createInterface({ input: child.stdout! }).on("line", (line) => out.push(JSON.parse(line) as Line));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      await waitFor("the channel Ready", () => out.some((l) => l.type === "channel" && l.channel === "default/several" && l.ready === "True"), 30_000);
+      const published = await promisify(execFile)(P2P[0]!, [...P2P.slice(1), "publish", file, "--count", "5", "--nats-url", servers, "--id-prefix", "several-"], { cwd: ROOT });
+      expect(JSON.parse(published.stdout)).toMatchObject({ acked: 5, errors: 0 });
+      const nc = await connect({ servers: server.url });
+      expect((await (await jetstreamManager(nc)).streams.info("default_several")).state.last_seq).toBe(5);
+      await nc.close();
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it("refuses a --nats-url that is not a NATS server URL, naming the flag and the fix", async () => {
+    const result = await promisify(execFile)(P2P[0]!, [...P2P.slice(1), "local", "--nats-url", "nats://127.0.0.1:4222,http://example", "--state-dir", join(dir, "state-bad")], { cwd: ROOT }).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(result).toMatchObject({ code: 2 });
+    expect((result as { stderr: string }).stderr).toContain('--nats-url: "http://example" is not a NATS server URL: use nats://host:4222');
   });
 });
