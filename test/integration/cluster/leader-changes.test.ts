@@ -1,7 +1,8 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeExampleEvent, publishEvents } from "../../../operator/src/local/index.js";
-import { consumerSeenBy, leadersOf, NatsCluster, stepDownLeader, type MonitoredConsumer } from "../../support/nats-cluster.js";
-import { ensureTemplateBuilt, LocalFixture, sleep, summarize, waitFor } from "../local/support.js";
+import { consumerSeenBy, leadersOf, stepDownLeader, type MonitoredConsumer } from "../../support/nats-cluster.js";
+import { sleep, summarize, waitFor } from "../local/support.js";
+import { useLocalOnCluster } from "./support.js";
 
 // The operator's lag on a three-node cluster through a consumer-leader stepdown and a kill -9
 // of the stream leader, while publishers publish and consumers drain. KEDA's nats-jetstream
@@ -24,29 +25,18 @@ interface LagSample {
 const COUNT = 3000;
 const RATE = 200;
 
-let cluster: NatsCluster | null = null;
-let fixture: LocalFixture | null = null;
-
-beforeAll(ensureTemplateBuilt, 120_000);
-
-afterEach(async () => {
-  await fixture?.close();
-  await cluster?.stop();
-  fixture = null;
-  cluster = null;
-});
+const start = useLocalOnCluster();
 
 describe.each([
   { given: "every server's URL", oneUrl: false },
   { given: "one server's URL (a round-robin Service)", oneUrl: true },
 ])("a channel on a three-node cluster, the operator given $given", ({ oneUrl }) => {
   it("keeps lag right through a consumer-leader stepdown and a kill -9 of the stream leader, and loses no message", async () => {
-    cluster = await NatsCluster.start();
     const name = oneUrl ? "lead-one" : "lead-all";
-    const servers = oneUrl ? [cluster.urls[0] as string] : cluster.urls;
     // Slow enough consumers (2 replicas x 2 x 40 ms: ~100/s) that a backlog of hundreds builds up while 200/s arrive.
-    const f = await LocalFixture.start({ name, replicas: 3, minReplicas: 2, maxReplicas: 2, workMs: 40, concurrency: 2, targetLagPerReplica: 100 }, servers.join(","));
-    fixture = f;
+    const { cluster, fixture: f } = await start({ name, replicas: 3, minReplicas: 2, maxReplicas: 2, workMs: 40, concurrency: 2, targetLagPerReplica: 100 }, (c) =>
+      oneUrl ? [c.urls[0] as string] : c.urls,
+    );
     await f.ready(2);
     const consumer = name;
 
@@ -65,7 +55,6 @@ describe.each([
     const samples: LagSample[] = [];
     let phase = "before";
     let alive = [...cluster.servers];
-    const c = cluster;
     f.runtime.onSnapshot((row) => {
       const s = row.status;
       if (s.lag === undefined || !s.stream) return;
@@ -73,7 +62,7 @@ describe.each([
       const sample: LagSample = { atMs: Date.now(), phase, lag: s.lag, messages: s.stream.messages, lastSeq: s.stream.lastSeq, fresh, monitored: [] };
       samples.push(sample);
       for (const server of alive) {
-        void consumerSeenBy(c, server, f.stream, consumer).then((m) => m && sample.monitored.push(m), () => undefined);
+        void consumerSeenBy(cluster, server, f.stream, consumer).then((m) => m && sample.monitored.push(m), () => undefined);
       }
     });
 
@@ -103,7 +92,7 @@ describe.each([
     const { stream: streamLeader } = await leadersOf(f.jsm, f.stream, consumer);
     expect(streamLeader).toBeDefined();
     const victim = cluster.byName(streamLeader as string);
-    if (oneUrl) expect(victim.url).toBe(servers[0]);
+    if (oneUrl) expect(victim).toBe(cluster.servers[0]);
     phase = "stream leader killed";
     const killedAtMs = Date.now();
     await victim.kill();

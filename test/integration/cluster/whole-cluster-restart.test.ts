@@ -1,30 +1,18 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NatsCluster } from "../../support/nats-cluster.js";
-import { burst, ensureTemplateBuilt, LocalFixture, sleep, summarize, waitFor } from "../local/support.js";
+import { describe, expect, it } from "vitest";
+import { burst, sleep, summarize, waitFor } from "../local/support.js";
+import { useLocalOnCluster } from "./support.js";
 
 // All three servers of the cluster killed with kill -9 at once, then started again on their
 // stores: what a power cut of the NATS nodes does to a channel.
 
-let cluster: NatsCluster | null = null;
-let fixture: LocalFixture | null = null;
-
-beforeAll(ensureTemplateBuilt, 120_000);
-
-afterEach(async () => {
-  await fixture?.close();
-  await cluster?.stop();
-  fixture = null;
-  cluster = null;
-});
+const start = useLocalOnCluster();
 
 const COUNT = 400;
 
 describe("a channel on a three-node cluster whose servers are all killed", () => {
   it("keeps its stream, consumer and messages, and returns to Ready by itself", async () => {
-    cluster = await NatsCluster.start();
     const name = "power-cut";
-    const f = await LocalFixture.start({ name, replicas: 3, minReplicas: 1, maxReplicas: 1, workMs: 50, concurrency: 1 }, cluster.urls.join(","));
-    fixture = f;
+    const { cluster, fixture: f } = await start({ name, replicas: 3, minReplicas: 1, maxReplicas: 1, workMs: 50, concurrency: 1 });
     await f.ready(1);
     expect((await burst(f, name, COUNT)).acked).toBe(COUNT);
     await waitFor("some messages processed", async () => (await f.recorded()).length >= 10, 30_000, 100);
