@@ -116,7 +116,12 @@ export class LocalFixture {
 
   /** Ready=True and the consumer processes are running. */
   async ready(replicas = 1): Promise<void> {
-    await waitFor("channel Ready", () => this.status().conditions?.some((c) => c.type === "Ready" && c.status === "True") && this.running() >= replicas, 30_000);
+    await waitFor("channel Ready", () => this.status().conditions?.some((c) => c.type === "Ready" && c.status === "True") && this.running() >= replicas, 30_000).catch(
+      (err: Error) => {
+        const notTrue = this.status().conditions?.filter((c) => c.status !== "True").map((c) => `${c.type} ${c.reason}: ${c.message}`);
+        throw new Error(`${err.message} (${this.running()} of ${replicas} replicas running; ${notTrue?.join("; ") || "no condition"})`, { cause: err });
+      },
+    );
   }
 
   /** Nats-Msg-Ids the consumers recorded (one line per processed message, duplicates included). */
