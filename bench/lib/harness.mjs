@@ -5,8 +5,12 @@ import { readFileSync, readdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { natsServerBin } from "../../scripts/nats-server-bin.mjs";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// The release the benchmarks measure (NATS_SERVER_VERSION, default latest), for every server
+// they start and for the machine's description.
+process.env.NATS_SERVER_BIN = natsServerBin();
 export { sleep };
 
 const children = new Set();
@@ -177,7 +181,7 @@ export function machine() {
   if (machineInfo) return machineInfo;
   let natsServer = null;
   try {
-    natsServer = execFileSync(process.env.NATS_SERVER_BIN ?? "nats-server", ["--version"], { encoding: "utf8" }).trim().replace(/^nats-server:\s*/, "");
+    natsServer = execFileSync(process.env.NATS_SERVER_BIN, ["--version"], { encoding: "utf8" }).trim().replace(/^nats-server:\s*/, "");
   } catch {
     natsServer = null;
   }

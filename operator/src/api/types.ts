@@ -159,6 +159,14 @@ export interface ConsumerStatus {
   ackPending: number;
   redelivered: number;
   waiting: number;
+  /** The server holds deliveries: spec.paused on a server with consumer pause (2.11+). */
+  paused: boolean;
+}
+
+/** The server the last sync talked to, and which version-gated features are in force there. */
+export interface NatsServerStatus {
+  serverVersion: string;
+  features: string[];
 }
 
 export interface ChannelStatus {
@@ -166,6 +174,7 @@ export interface ChannelStatus {
   conditions?: Condition[];
   stream?: StreamStatus;
   consumer?: ConsumerStatus;
+  nats?: NatsServerStatus;
   /** The scaled workload as kind/name, e.g. "Deployment/orders-consumer" (the Target column). */
   target?: string;
   lag?: number;

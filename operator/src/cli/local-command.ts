@@ -18,7 +18,7 @@ import {
   writeLocalState,
   type ChannelRow,
 } from "../local/index.js";
-import { JetStreamSide } from "../nats/index.js";
+import { JetStreamSide, parseServerList } from "../nats/index.js";
 
 // `p2p local [FILES|DIRS]`: the operator's reconcile loop without Kubernetes. Channels come from
 // YAML files, workload.template containers run as child processes, and an embedded nats-server
@@ -26,7 +26,7 @@ import { JetStreamSide } from "../nats/index.js";
 
 export interface LocalOptions {
   paths: string[];
-  /** Use this NATS server instead of starting one. */
+  /** Use these NATS servers (comma-separated) instead of starting one. */
   natsUrl?: string;
   /** Where local.json, logs and credentials go (default P2P_STATE_DIR or $TMPDIR/p2p-local). */
   stateDir?: string;
@@ -92,7 +92,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     source,
     nats,
     workload,
-    connections: new LocalConnectionResolver(natsUrl.split(",")),
+    connections: new LocalConnectionResolver(parseServerList(natsUrl, "--nats-url")),
     events,
     log,
   });
@@ -202,7 +202,8 @@ container run as child processes (cwd: this directory) with the consumer env, an
 embedded nats-server (nats-server on PATH or NATS_SERVER_BIN) unless --nats-url is given.
 Default path: the current directory.
 
-  --nats-url URL      use this NATS server instead of starting one
+  --nats-url URLS     use these NATS servers (comma-separated: the servers of one
+                      cluster) instead of starting one
   --json              JSON lines (default when stdout is not a terminal): one {"type":"started",
                       natsUrl, logDir, ...}, then one {"type":"channel", channel, ready, lag,
                       replicas, readyReplicas, desiredReplicas, ratePerSec, lastScaleReason,
@@ -247,6 +248,14 @@ export async function run(argv: string[]): Promise<number> {
   const json = values.json || !process.stdout.isTTY;
   const stateDir = values["state-dir"] ?? defaultStateDir();
 
+  if (values["nats-url"] !== undefined) {
+    try {
+      parseServerList(values["nats-url"], "--nats-url");
+    } catch (err) {
+      process.stderr.write(`p2p local: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   let runtime: LocalRuntime;
   try {
     runtime = await startLocal({

@@ -17,7 +17,7 @@ import {
   loadKubeClientConfig,
 } from "../kube/index.js";
 import { log, type Logger } from "../log.js";
-import { JetStreamSide } from "../nats/index.js";
+import { JetStreamSide, ServerListError, parseServerList, redactUrl } from "../nats/index.js";
 
 // `p2p operator`: the reconcile loop against the Kubernetes API. Informers feed the work queue,
 // the Deployment driver and Secret-backed connections plug into the shared reconciler, and with
@@ -44,7 +44,8 @@ Every flag can also be set from the environment variable in brackets.
 `;
 
 export interface OperatorOptions {
-  natsUrl: string;
+  /** The operator's own NATS servers (--nats-url, comma-separated: the servers of one cluster). */
+  natsServers: string[];
   natsCreds: string | null;
   /** null: all namespaces. */
   namespaces: string[] | null;
@@ -63,6 +64,15 @@ export class OperatorUsageError extends Error {
 }
 
 const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+function natsServersOption(flag: string | undefined, env: string | undefined): string[] {
+  try {
+    return parseServerList(flag ?? env ?? "nats://127.0.0.1:4222", flag !== undefined ? "--nats-url" : "NATS_URL");
+  } catch (err) {
+    if (err instanceof ServerListError) throw new OperatorUsageError(err.message);
+    throw err;
+  }
+}
 
 /** Flags over environment over defaults. */
 export function operatorOptions(args: string[], env: NodeJS.ProcessEnv = process.env): OperatorOptions | "help" {
@@ -96,7 +106,7 @@ export function operatorOptions(args: string[], env: NodeJS.ProcessEnv = process
   const logLevel = values["log-level"] ?? env.LOG_LEVEL ?? "info";
   if (!LOG_LEVELS.has(logLevel)) throw new OperatorUsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}`);
   return {
-    natsUrl: values["nats-url"] ?? env.NATS_URL ?? "nats://127.0.0.1:4222",
+    natsServers: natsServersOption(values["nats-url"], env.NATS_URL),
     natsCreds: values["nats-creds"] ?? (env.NATS_CREDS || null),
     namespaces: namespaces.length ? [...new Set(namespaces)] : null,
     metricsAddr: values["metrics-addr"] ?? env.METRICS_ADDR ?? ":8080",
@@ -143,7 +153,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     source,
     nats,
     workload: new DeploymentWorkloadDriver(rest, informers, logger.child({ component: "workload" })),
-    connections: new KubeConnectionResolver({ servers: options.natsUrl.split(",").map((s) => s.trim()).filter(Boolean), credentials: natsCredentials }, informers.secrets),
+    connections: new KubeConnectionResolver({ servers: options.natsServers, credentials: natsCredentials }, informers.secrets),
     events,
     log: logger,
     metrics,
@@ -165,7 +175,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     {
       namespaces: options.namespaces ?? "all",
       kube: `${kube.server.origin} (${kube.source})`,
-      natsUrl: options.natsUrl,
+      natsServers: options.natsServers.map(redactUrl),
       metrics: probes.addresses.metrics,
       health: probes.addresses.health,
       leaderElect: options.leaderElect,

@@ -3,14 +3,15 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
 import { parseAllDocuments } from "yaml";
-import { API_GROUP, API_VERSION, KIND, resolveChannel, type PointToPointChannel } from "../api/index.js";
+import { API_GROUP, API_VERSION, KIND, parseDuration, resolveChannel, type PointToPointChannel } from "../api/index.js";
 import { defaultStateDir, makeExampleEvent, publishEvents, readLocalState, stateFilePath } from "../local/index.js";
+import { parseServerList } from "../nats/index.js";
 
 // `p2p publish CHANNEL_FILE --count N`: a load generator. Publishes example
 // immunisation_administered events to the channel's first subject, each with a unique
 // Nats-Msg-Id, and prints one JSON line: {acked, duplicates, errors, ratePerSec, ...}.
 
-const USAGE = `usage: p2p publish CHANNEL_FILE --count N [--rate R] [--size B] [--nats-url URL] [--channel NAME] [--id-prefix P]
+const USAGE = `usage: p2p publish CHANNEL_FILE --count N [--rate R] [--size B] [--retry-for D] [--nats-url URLS] [--channel NAME] [--id-prefix P]
 
 Publishes N example immunisation_administered events to the channel's first subject, each
 with a unique Nats-Msg-Id (<prefix><i>, so the stream drops duplicates), and prints one JSON
@@ -20,7 +21,10 @@ line {acked, duplicates, errors, ratePerSec, ...}. Exit 1 if any publish failed.
   --rate R          at most R messages/s (default: as fast as acks come back)
   --size B          pad each message to B bytes (trailing JSON whitespace)
   --window W        outstanding publishes at most (default 256)
-  --nats-url URL    default: NATS_URL, else the server of the \`p2p local\` running here
+  --retry-for D     retry a failed publish (same Nats-Msg-Id, so it is stored once) for up
+                    to this long, e.g. 30s through a stream leader election (default 0s)
+  --nats-url URLS   comma-separated servers; default: NATS_URL, else the server of the
+                    \`p2p local\` running here
                     (its <state dir>/local.json; --state-dir or P2P_STATE_DIR or $TMPDIR/p2p-local)
   --channel NAME    which channel of a multi-document file (default: the first)
   --id-prefix P     Nats-Msg-Id prefix (default: a random one per run)
@@ -35,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
       rate: { type: "string" },
       size: { type: "string" },
       window: { type: "string" },
+      "retry-for": { type: "string" },
       "nats-url": { type: "string" },
       "state-dir": { type: "string" },
       channel: { type: "string" },
@@ -53,6 +58,12 @@ export async function run(argv: string[]): Promise<number> {
   const size = values.size === undefined ? 0 : intFlag("--size", values.size, 0);
   const window = values.window === undefined ? 256 : intFlag("--window", values.window, 1);
   if (count === null || rate === null || size === null || window === null) return 2;
+  let retryForMs = 0;
+  try {
+    retryForMs = parseDuration(values["retry-for"] ?? "0s");
+  } catch (err) {
+    return usage(`--retry-for: ${(err as Error).message}`);
+  }
 
   let subject: string;
   try {
@@ -73,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   const runId = values["id-prefix"] ?? `pub-${randomBytes(4).toString("hex")}-`;
   let nc;
   try {
-    nc = await connect({ servers: natsUrl.split(","), name: "p2p-publish" });
+    nc = await connect({ servers: parseServerList(natsUrl, values["nats-url"] ? "--nats-url" : "NATS_URL"), name: "p2p-publish" });
   } catch (err) {
     process.stderr.write(`p2p publish: cannot connect to ${natsUrl}: ${(err as Error).message}\n`);
     return 1;
@@ -85,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(rate !== undefined ? { ratePerSec: rate } : {}),
       sizeBytes: size,
       window,
+      retryForMs,
       idPrefix: runId,
       body: (i, msgId) => ({ ...makeExampleEvent(i, runId), eventId: msgId }),
     });

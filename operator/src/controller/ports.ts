@@ -1,4 +1,4 @@
-import type { ChannelStatus, ConditionStatus, ConsumerStatus, PointToPointChannel, StreamStatus } from "../api/types.js";
+import type { ChannelStatus, ConditionStatus, ConsumerStatus, NatsServerStatus, PointToPointChannel, StreamStatus } from "../api/types.js";
 import type { ResolvedChannel } from "../api/resolved.js";
 
 // The reconcile loop knows the outside world only through these ports. kube/ and local/
@@ -70,6 +70,8 @@ export interface NatsSyncResult {
   queue: QueueState | null;
   /** Messages held in the DLQ stream; null without dead letters configured. */
   deadLetters: number | null;
+  /** The server's version and the version-gated features in force; null when the sync did not reach it. */
+  server: NatsServerStatus | null;
 }
 
 export interface NatsSide {

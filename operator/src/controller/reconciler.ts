@@ -114,7 +114,7 @@ export class ChannelReconciler {
       natsFailed = true;
       const verdict = verdictOf(err, "NATSUnavailable");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "NATS side failed");
-      nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null };
+      nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null, server: null };
     }
 
     let scaled: Awaited<ReturnType<ChannelReconciler["scale"]>>;

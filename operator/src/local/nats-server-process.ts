@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
@@ -45,8 +45,16 @@ export class NatsServerProcess {
     return this.child?.pid;
   }
 
+  /** The release of a nats-server binary, e.g. "2.11.4" (from `nats-server --version`). */
+  static versionOf(bin = defaultBin()): string {
+    const out = execFileSync(bin, ["--version"], { encoding: "utf8" });
+    const version = /v?(\d+\.\d+\.\d+\S*)/.exec(out)?.[1];
+    if (!version) throw new Error(`${bin} --version printed no version: ${out.trim()}`);
+    return version;
+  }
+
   static async start(options: NatsServerOptions = {}): Promise<NatsServerProcess> {
-    const bin = options.bin ?? process.env.NATS_SERVER_BIN ?? "nats-server";
+    const bin = options.bin ?? defaultBin();
     const port = options.port || (await freePort());
     const workDir = await mkdtemp(join(tmpdir(), "p2p-nats-"));
     const storeDir = options.storeDir ?? join(workDir, "jetstream");
@@ -115,6 +123,10 @@ export class NatsServerProcess {
     await Promise.race([waitForPort(this.port, 10_000), spawnError]);
     child.removeAllListeners("exit");
   }
+}
+
+function defaultBin(): string {
+  return process.env.NATS_SERVER_BIN ?? "nats-server";
 }
 
 export async function freePort(): Promise<number> {

@@ -1,4 +1,4 @@
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 // The load generator behind `p2p publish`: JetStream publishes with a unique Nats-Msg-Id each,
@@ -19,6 +19,13 @@ export interface PublishOptions {
   /** Outstanding publishes at most. */
   window?: number;
   timeoutMs?: number;
+  /**
+   * Keep retrying a failed publish (same Nats-Msg-Id, so the stream stores it once) for this
+   * long, e.g. through a stream leader election; 0 = one try.
+   */
+  retryForMs?: number;
+  /** Called with each message's Nats-Msg-Id once the stream has acknowledged it. */
+  onAck?: (msgId: string) => void;
 }
 
 export interface PublishReport {
@@ -41,6 +48,17 @@ export async function publishEvents(nc: NatsConnection, options: PublishOptions)
   let errors = 0;
   let firstError: string | undefined;
   const inFlight = new Set<Promise<void>>();
+  const retryForMs = options.retryForMs ?? 0;
+  const publishWithRetry = async (msgID: string, data: Uint8Array, firstTryAt: number): Promise<PubAck> => {
+    for (;;) {
+      try {
+        return await js.publish(options.subject, data, { msgID });
+      } catch (err) {
+        if (performance.now() - firstTryAt >= retryForMs) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
 
   for (let i = 0; i < options.count; i++) {
     if (options.ratePerSec && options.ratePerSec > 0) {
@@ -51,12 +69,12 @@ export async function publishEvents(nc: NatsConnection, options: PublishOptions)
     while (inFlight.size >= windowSize) await Promise.race(inFlight);
     const msgID = `${options.idPrefix}${i}`;
     const data = encoder.encode(padJson(JSON.stringify(options.body(i, msgID)), options.sizeBytes ?? 0));
-    const p: Promise<void> = js
-      .publish(options.subject, data, { msgID })
+    const p: Promise<void> = publishWithRetry(msgID, data, performance.now())
       .then(
         (ack) => {
           if (ack.duplicate) duplicates++;
           else acked++;
+          options.onAck?.(msgID);
         },
         (err: unknown) => {
           errors++;

@@ -58,6 +58,14 @@ export async function applyNatsPlan(jsm: JetStreamManager, plan: NatsPlan, gathe
       }
       continue;
     }
+    if (action.kind === "pauseConsumer") {
+      // A consumer the server refused is not there to pause.
+      if (failedConsumers.has("work")) continue;
+      const info = out.consumers.work;
+      await pauseConsumer(jsm, action, log);
+      if (info) out.consumers.work = { ...info, paused: action.paused };
+      continue;
+    }
     if (action.kind === "deleteStream") {
       log.info({ streamName: action.name, role: action.role }, "deleting stream");
       await deleteStream(jsm, action.name);
@@ -69,7 +77,7 @@ export async function applyNatsPlan(jsm: JetStreamManager, plan: NatsPlan, gathe
       out.streams[action.role] = await applyStream(jsm, action, gathered, log);
     } catch (err) {
       const name = action.settings.name;
-      let verdict = rejection(err, `${LABEL[action.role]} ${name}`, ApplyReasons.StreamConfigRejected);
+      let verdict = rejection(err, `${LABEL[action.role]} ${name}`, ApplyReasons.StreamConfigRejected, replicasHint(err, action.settings.replicas));
       if (isApiError(err, JsApiCode.StreamSubjectOverlap, JsApiCode.StreamSubjectOverlapApi)) {
         verdict = await overlapVerdict(jsm, `${LABEL[action.role]} ${name}`, name, action.settings.subjects);
       }
@@ -115,6 +123,19 @@ async function applyConsumer(
   return jsm.consumers.update(s.stream, s.name, consumerUpdate(s));
 }
 
+/** Far enough ahead to mean "until resumed", near enough that pause_remaining fits the server's int64 nanoseconds. */
+const PAUSED_UNTIL = new Date("2100-01-01T00:00:00Z");
+
+async function pauseConsumer(jsm: JetStreamManager, action: Extract<NatsAction, { kind: "pauseConsumer" }>, log: Logger): Promise<void> {
+  log.info({ streamName: action.stream, consumerName: action.name, paused: action.paused }, action.paused ? "pausing consumer (spec.paused)" : "resuming consumer");
+  try {
+    if (action.paused) await jsm.consumers.pause(action.stream, action.name, PAUSED_UNTIL);
+    else await jsm.consumers.resume(action.stream, action.name);
+  } catch (err) {
+    throw toNatsError(err, `CONSUMER.PAUSE ${action.stream} ${action.name}`);
+  }
+}
+
 export async function deleteStream(jsm: JetStreamManager, name: string): Promise<void> {
   try {
     await jsm.streams.delete(name);
@@ -124,13 +145,28 @@ export async function deleteStream(jsm: JetStreamManager, name: string): Promise
   }
 }
 
-/** A server refusal as a verdict; connection and auth trouble is rethrown. */
-function rejection(err: unknown, what: string, reason: string): ConditionVerdict {
+/** A server refusal as a verdict (with what to do about it, when known); connection and auth trouble is rethrown. */
+function rejection(err: unknown, what: string, reason: string, hint = ""): ConditionVerdict {
   const code = apiErrorCode(err);
   if (code === null) throw toNatsError(err, what);
   const mapped = toNatsError(err, what);
   if (mapped instanceof NatsUnavailableError || mapped instanceof AuthFailedError) throw mapped;
-  return { status: "False", reason, message: `${what}: the server refused: ${(err as Error).message} (${code})` };
+  return { status: "False", reason, message: `${what}: the server refused: ${(err as Error).message} (${code})${hint ? `: ${hint}` : ""}` };
+}
+
+/**
+ * The server's words for too many replicas ("no suitable peers for placement", "replicas > 1 not
+ * supported in non-clustered mode") do not name the field: say which one and how to fix it.
+ */
+function replicasHint(err: unknown, replicas: number): string {
+  if (replicas <= 1) return "";
+  if (isApiError(err, JsApiCode.StreamReplicasNotSupported)) {
+    return `stream.replicas ${replicas} needs a JetStream cluster, and this server runs alone: set spec.stream.replicas to 1, or cluster the servers`;
+  }
+  if (isApiError(err, JsApiCode.ClusterNoPeers, JsApiCode.InsufficientResources)) {
+    return `stream.replicas ${replicas} needs ${replicas} JetStream servers with room for it (one replica on each), and the cluster has fewer: lower spec.stream.replicas to the cluster's size, or add servers`;
+  }
+  return "";
 }
 
 /** Error 10065 does not say which stream: look it up so the verdict can name it. */

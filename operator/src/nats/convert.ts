@@ -95,6 +95,7 @@ export function observedConsumer(ci: ConsumerInfo): ObservedConsumer {
       ackPending: ci.num_ack_pending,
       redelivered: ci.num_redelivered,
       waiting: ci.num_waiting,
+      paused: ci.paused ?? false,
     },
   };
 }

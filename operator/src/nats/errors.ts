@@ -7,6 +7,9 @@ import { errors as coreErrors } from "@nats-io/transport-node";
 
 /** JetStream API error codes (err_code) the adapter acts on. */
 export const JsApiCode = {
+  /** A clustered stream's replicas cannot be placed: fewer JetStream servers than replicas. */
+  ClusterNoPeers: 10005,
+  InsufficientResources: 10023,
   ConsumerNotFound: 10014,
   ConsumerDeliverPolicyUpdate: 10012,
   JetStreamNotEnabledForAccount: 10039,

@@ -33,5 +33,6 @@ export {
   redactUrl,
   toNatsError,
 } from "./errors.js";
+export { ServerListError, parseServerList } from "./server-list.js";
 export { consumerInfo, gatherNats, streamInfo, streamsCapturing, type GatherOptions, type Gathered } from "./gather.js";
 export { JetStreamSide, mapWithConcurrency, type JetStreamSideOptions, type QueueRead } from "./jetstream-side.js";

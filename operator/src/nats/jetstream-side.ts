@@ -5,6 +5,7 @@ import { log as rootLog } from "../log.js";
 import {
   MOVER_CONSUMER_NAME,
   advisoryStreamName,
+  capabilitiesOf,
   ownershipOf,
   planNats,
   planNatsDeletion,
@@ -55,7 +56,8 @@ export class JetStreamSide implements NatsSide {
     const log = this.channelLog(channel);
     const conn = await this.pool.acquire(target, channel.key);
     try {
-      const gathered = await gatherNats(conn.jsm, conn.serverVersion(), channel, {
+      const caps = capabilitiesOf(conn.serverVersion());
+      const gathered = await gatherNats(conn.jsm, caps.version, channel, {
         deadLetterStreams: !this.advisoriesChecked.has(channel.key),
       });
       const plan = planNats(channel, gathered.observation);
@@ -75,7 +77,7 @@ export class JetStreamSide implements NatsSide {
       const dlq = outcome.streams.deadLetter ? observedStream(outcome.streams.deadLetter) : null;
       if (channel.consumer.deadLetter && dlq && ownershipOf(dlq, channel.owner).kind === "ours") deadLetters = dlq.state.messages;
 
-      return { stream: outcome.stream, consumer: outcome.consumer, queue, deadLetters };
+      return { stream: outcome.stream, consumer: outcome.consumer, queue, deadLetters, server: { serverVersion: caps.version, features: caps.features } };
     } catch (err) {
       throw toNatsError(err, `NATS sync of channel ${channel.key}`);
     }

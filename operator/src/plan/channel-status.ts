@@ -39,6 +39,7 @@ export function composeStatus(before: ChannelStatus, generation: number, nowIso:
     status.lag = queue.lag;
   }
   if (input.nats && input.nats.deadLetters !== null) status.deadLetters = input.nats.deadLetters;
+  if (input.nats?.server) status.nats = input.nats.server;
   if (input.observed?.exists) status.replicas = input.observed.replicas;
   if (input.observed?.target) status.target = input.observed.target;
   if (input.desiredReplicas !== undefined) status.desiredReplicas = input.desiredReplicas;

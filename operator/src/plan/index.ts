@@ -1,6 +1,6 @@
 // Pure planners: observed state in, actions and condition verdicts out. No I/O here.
 export { ackPendingShortfall, type AckPendingShortfall } from "./ack-pending-headroom.js";
-export { capabilitiesOf, parseServerVersion, versionAtLeast, type ServerCapabilities } from "./capabilities.js";
+export { NatsFeature, capabilitiesOf, parseServerVersion, versionAtLeast, type ServerCapabilities } from "./capabilities.js";
 export { mergeConditions, readyVerdict, transitions, type Verdicts } from "./conditions.js";
 export { CREDENTIALS_DIR, CREDENTIAL_FILES, consumerEnv, maxBatch } from "./consumer-env.js";
 export { composeStatus, sameStatus, workloadVerdict, type StatusInput } from "./channel-status.js";
@@ -32,7 +32,7 @@ export type {
   StreamSettings,
   StreamState,
 } from "./nats-model.js";
-export { NatsReasons, diffFields, planNats, subjectsToCheck } from "./nats-plan.js";
+export { NatsReasons, diffFields, planNats, subjectsOverlap, subjectsToCheck } from "./nats-plan.js";
 export {
   OWNER_METADATA_KEYS,
   formatOwner,

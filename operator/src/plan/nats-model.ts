@@ -59,6 +59,8 @@ export interface ConsumerState {
   ackPending: number;
   redelivered: number;
   waiting: number;
+  /** Paused on the server (2.11+); always false on older servers. */
+  paused: boolean;
 }
 
 export interface ObservedConsumer {
@@ -96,7 +98,9 @@ export type NatsAction =
   | { kind: "updateStream"; role: StreamRole; settings: StreamSettings; diff: FieldDiff[] }
   | { kind: "deleteStream"; role: StreamRole; name: string }
   | { kind: "createConsumer"; role: ConsumerRole; settings: ConsumerSettings }
-  | { kind: "updateConsumer"; role: ConsumerRole; settings: ConsumerSettings; diff: FieldDiff[] };
+  | { kind: "updateConsumer"; role: ConsumerRole; settings: ConsumerSettings; diff: FieldDiff[] }
+  /** spec.paused on a server with consumer pause (2.11+): hold or resume deliveries of the work consumer. */
+  | { kind: "pauseConsumer"; role: "work"; stream: string; name: string; paused: boolean };
 
 export interface NatsPlan {
   actions: NatsAction[];

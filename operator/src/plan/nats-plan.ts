@@ -1,7 +1,7 @@
 import { ADOPT_ANNOTATION } from "../api/types.js";
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ConditionVerdict } from "../controller/ports.js";
-import { capabilitiesOf } from "./capabilities.js";
+import { capabilitiesOf, type ServerCapabilities } from "./capabilities.js";
 import {
   desiredAdvisoryStream,
   desiredDeadLetterStream,
@@ -90,6 +90,7 @@ export function planNats(channel: ResolvedChannel, observed: NatsObservation): N
   let consumer: ConsumerPlan;
   if (work.usable) {
     consumer = planConsumer("work", desiredWorkConsumer(channel), observed.consumers.work);
+    if (consumer.usable) consumer = withPause(channel, caps, consumer, observed.consumers.work);
   } else {
     consumer = {
       actions: [],
@@ -189,6 +190,24 @@ function planStream(
   };
 }
 
+/**
+ * spec.paused: on 2.11+ the consumer is paused on the server too (replicas stop receiving, not
+ * only scaling); older servers cannot, and the verdict says that spec.paused holds replicas only.
+ */
+function withPause(channel: ResolvedChannel, caps: ServerCapabilities, plan: ConsumerPlan, observed: ObservedConsumer | null): ConsumerPlan {
+  const name = channel.consumer.name;
+  if (!caps.consumerPause) {
+    if (!channel.paused) return plan;
+    const note = `; spec.paused holds replicas only: pausing deliveries needs nats-server 2.11 (this is ${caps.version})`;
+    return { ...plan, verdict: { ...plan.verdict, message: plan.verdict.message + note } };
+  }
+  const pausedNow = observed?.state.paused ?? false;
+  const actions = [...plan.actions];
+  if (pausedNow !== channel.paused) actions.push({ kind: "pauseConsumer", role: "work", stream: channel.stream.name, name, paused: channel.paused });
+  if (!channel.paused) return { ...plan, actions };
+  return { ...plan, actions, verdict: { ...plan.verdict, message: `${plan.verdict.message}; deliveries paused on the server (spec.paused)` } };
+}
+
 /** ImmutableFieldChanged naming the first such field, or null when none changed. */
 function immutableVerdict(label: string, changed: FieldDiff[], consequence: string): ConditionVerdict | null {
   const first = changed[0];
@@ -226,8 +245,35 @@ function planConsumer(role: ConsumerRole, desired: ConsumerSettings, observed: O
   };
 }
 
+/**
+ * A subject that takes in the JetStream API (`*.>`, `$JS.>`) would have the stream store the
+ * server's own API requests: 2.10+ refuse it (10052/10100), but 2.9 creates it and every later
+ * API request of the account is answered by the stream instead. Refused here on every version.
+ */
+const JS_API = ["$JS", "API", ">"];
+
+/** Whether two subjects (with * and > wildcards) can match a common subject. */
+export function subjectsOverlap(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0; ; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === undefined || y === undefined) return x === y;
+    if (x === ">" || y === ">") return true;
+    if (x !== "*" && y !== "*" && x !== y) return false;
+  }
+}
+
 /** Streams (other than `self`) whose subjects collide with any of `subjects`, as a SubjectOverlap verdict. */
 function overlapVerdict(label: string, subjects: readonly string[], self: string, overlaps: Record<string, string[]>): ConditionVerdict | null {
+  for (const subject of subjects) {
+    if (subjectsOverlap(subject.split("."), JS_API)) {
+      return {
+        status: "False",
+        reason: NatsReasons.SubjectOverlap,
+        message: `${label}: subject ${subject} takes in the JetStream API ($JS.API.>), so the stream would swallow the server's own requests: choose subjects that cannot match $JS.API.>`,
+      };
+    }
+  }
   for (const subject of subjects) {
     const others = (overlaps[subject] ?? []).filter((name) => name !== self);
     if (others.length > 0) {

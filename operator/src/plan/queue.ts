@@ -3,7 +3,7 @@ import type { ObservedConsumer, ObservedStream } from "./nats-model.js";
 
 /** The queue from one STREAM.INFO and one CONSUMER.INFO: lag = pending + ackPending. */
 export function queueStateOf(stream: ObservedStream, consumer: ObservedConsumer, atMs: number): QueueState {
-  const { pending, ackPending, redelivered, waiting } = consumer.state;
+  const { pending, ackPending, redelivered, waiting, paused } = consumer.state;
   return {
     atMs,
     stream: {
@@ -13,7 +13,7 @@ export function queueStateOf(stream: ObservedStream, consumer: ObservedConsumer,
       firstSeq: stream.state.firstSeq,
       lastSeq: stream.state.lastSeq,
     },
-    consumer: { name: consumer.settings.name, pending, ackPending, redelivered, waiting },
+    consumer: { name: consumer.settings.name, pending, ackPending, redelivered, waiting, paused },
     lag: pending + ackPending,
   };
 }

@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { termTakesReason } from "../../../consumer-template/src/flow.js";
+import { Match } from "@nats-io/transport-node";
 import { ConsumerProcess, createChannel, publishEvents, publishRaw, recorded, sleep, waitFor, type ChannelFixture, useTemplateTestEnv } from "./support.js";
 
 const ctx = useTemplateTestEnv();
@@ -45,7 +47,9 @@ describe("consumer template: failing messages", () => {
       expect(JSON.parse(badDose.string())).toMatchObject({ eventId: "evt-1", dose: 0 });
       const notJson = byId.get("raw-1")!;
       expect(notJson.header.get("P2P-Reason")).toBe("not JSON");
-      expect(notJson.header.get("Traceparent")).toBe(`00-${"1".repeat(32)}-${"2".repeat(16)}-01`);
+      // The application's header is kept as the server stored it: 2.11 to 2.13 store W3C's
+      // traceparent under its lower-case name (header names are case-insensitive there).
+      expect(notJson.header.get("Traceparent", Match.IgnoreCase)).toBe(`00-${"1".repeat(32)}-${"2".repeat(16)}-01`);
       expect(notJson.string()).toBe("{not json");
     } finally {
       await replica.stop();
@@ -54,6 +58,8 @@ describe("consumer template: failing messages", () => {
 
   it("terms an invalid event when the channel has no dead-letter subject", async () => {
     const ch = await createChannel(ctx.nc);
+    // The server's advisory of a term carries the consumer's reason from 2.10.4 on (+TERM <reason>).
+    const advisories = ctx.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${ch.stream}.${ch.consumer}`, { max: 1 });
     const replica = ConsumerProcess.spawn(ch, ctx.server.url);
     try {
       await replica.waitForLog("consuming");
@@ -62,7 +68,13 @@ describe("consumer template: failing messages", () => {
       expect((await ch.jsm.streams.info(ch.stream)).state.messages).toBe(0);
       const line = await replica.waitForLog("permanent failure, terminating (no dead-letter subject)");
       expect(line.reason).toBe("administeredAt must be an ISO 8601 date");
+      if (termTakesReason(ctx.nc.info?.version)) {
+        for await (const advisory of advisories) {
+          expect(advisory.json<{ reason?: string }>().reason).toBe("administeredAt must be an ISO 8601 date");
+        }
+      }
     } finally {
+      advisories.unsubscribe();
       await replica.stop();
     }
   });

@@ -5,7 +5,9 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NatsServerProcess } from "../../support/nats-server.js";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { freePort, NatsServerProcess } from "../../support/nats-server.js";
 import { channelYaml, ensureTemplateBuilt, isAlive, summarize, waitFor } from "./support.js";
 
 // The commands as a user runs them: `p2p local` and `p2p publish` as real processes, found
@@ -126,13 +128,7 @@ spec:
     await using server = await NatsServerProcess.start();
     const file = join(dir, "invalid.yaml");
     await writeFile(file, channelYaml({ name: "invalid", minReplicas: 3, maxReplicas: 2 }));
-    const child = spawn(P2P[0]!, [...P2P.slice(1), "local", file, "--nats-url", server.url, "--state-dir", join(dir, "state-invalid")], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const out: Line[] = [];
-    createInterface({ input: child.stdout! }).on("line", (line) => out.push(JSON.parse(line) as Line));
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const { child, out, exited } = spawnLocal(file, server.url, "state-invalid");
     try {
       const invalid = () => out.find((l) => l.type === "channel" && l.channel === "default/invalid" && JSON.stringify(l.conditions).includes("InvalidSpec"));
       await waitFor("InvalidSpec reported", invalid, 20_000);
@@ -144,4 +140,43 @@ spec:
     }
     expect(await exited).toBe(0);
   });
+
+  it("takes several servers in --nats-url: `p2p local` and `p2p publish` work with one of them down", async () => {
+    await using server = await NatsServerProcess.start();
+    const servers = `nats://127.0.0.1:${await freePort()},${server.url}`;
+    const file = join(dir, "several.yaml");
+    await writeFile(file, channelYaml({ name: "several", minReplicas: 0, maxReplicas: 1 }));
+    const { child, out, exited } = spawnLocal(file, servers, "state-several");
+    try {
+      await waitFor("the channel Ready", () => out.some((l) => l.type === "channel" && l.channel === "default/several" && l.ready === "True"), 30_000);
+      const published = await promisify(execFile)(P2P[0]!, [...P2P.slice(1), "publish", file, "--count", "5", "--nats-url", servers, "--id-prefix", "several-"], { cwd: ROOT });
+      expect(JSON.parse(published.stdout)).toMatchObject({ acked: 5, errors: 0 });
+      const nc = await connect({ servers: server.url });
+      expect((await (await jetstreamManager(nc)).streams.info("default_several")).state.last_seq).toBe(5);
+      await nc.close();
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it("refuses a --nats-url that is not a NATS server URL, naming the flag and the fix", async () => {
+    const result = await promisify(execFile)(P2P[0]!, [...P2P.slice(1), "local", "--nats-url", "nats://127.0.0.1:4222,http://example", "--state-dir", join(dir, "state-bad")], { cwd: ROOT }).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(result).toMatchObject({ code: 2 });
+    expect((result as { stderr: string }).stderr).toContain('--nats-url: "http://example" is not a NATS server URL: use nats://host:4222');
+  });
 });
+
+/** `p2p local FILE --nats-url SERVERS` as a child process, its JSON lines collected as they come. */
+function spawnLocal(file: string, servers: string, stateDir: string): { child: ChildProcess; out: Line[]; exited: Promise<number | null> } {
+  const child = spawn(P2P[0]!, [...P2P.slice(1), "local", file, "--nats-url", servers, "--state-dir", join(dir, stateDir)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out: Line[] = [];
+  createInterface({ input: child.stdout! }).on("line", (line) => out.push(JSON.parse(line) as Line));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, out, exited };
+}

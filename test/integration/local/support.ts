@@ -27,6 +27,8 @@ export interface ChannelOptions {
   scaleDownWindow?: string;
   /** Extra args for the consumer (ignored by it; lets a test find its processes with ps). */
   tag?: string;
+  /** stream.replicas (a cluster's servers hold one replica each). */
+  replicas?: number;
 }
 
 /** A channel file whose template runs the built consumer template with this node binary. */
@@ -38,6 +40,7 @@ metadata:
   name: ${o.name}
 spec:
   subjects: [test.${o.name}]
+  stream: {replicas: ${o.replicas ?? 1}}
   consumer:
     ackWait: ${o.ackWait ?? "30s"}
     maxDeliver: ${o.maxDeliver ?? 5}
@@ -64,7 +67,7 @@ spec:
 `;
 }
 
-/** One `p2p local` (in this process) on its own embedded nats-server, with a channel file in a temp dir. */
+/** One `p2p local` (in this process) on its own embedded nats-server (or given servers), with a channel file in a temp dir. */
 export class LocalFixture {
   private constructor(
     readonly dir: string,
@@ -76,7 +79,8 @@ export class LocalFixture {
     readonly key: string,
   ) {}
 
-  static async start(channel: ChannelOptions): Promise<LocalFixture> {
+  /** `natsUrl` (comma-separated servers) replaces the embedded nats-server. */
+  static async start(channel: ChannelOptions, natsUrl?: string): Promise<LocalFixture> {
     const dir = await mkdtemp(join(tmpdir(), "p2p-local-it-"));
     const file = join(dir, "channel.yaml");
     const recordFile = join(dir, "processed.txt");
@@ -84,12 +88,13 @@ export class LocalFixture {
     const runtime = await startLocal({
       paths: [file],
       stateDir: join(dir, "state"),
+      ...(natsUrl ? { natsUrl } : {}),
       env: { P2P_RECORD_FILE: recordFile },
       log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
       gracePeriodMs: 10_000,
       filePollMs: 500,
     });
-    const nc = await connect({ servers: runtime.natsUrl });
+    const nc = await connect({ servers: runtime.natsUrl.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     return new LocalFixture(dir, file, recordFile, runtime, nc, await jetstreamManager(nc), `default/${channel.name}`);
   }
 
@@ -111,7 +116,12 @@ export class LocalFixture {
 
   /** Ready=True and the consumer processes are running. */
   async ready(replicas = 1): Promise<void> {
-    await waitFor("channel Ready", () => this.status().conditions?.some((c) => c.type === "Ready" && c.status === "True") && this.running() >= replicas, 30_000);
+    await waitFor("channel Ready", () => this.status().conditions?.some((c) => c.type === "Ready" && c.status === "True") && this.running() >= replicas, 30_000).catch(
+      (err: Error) => {
+        const notTrue = this.status().conditions?.filter((c) => c.status !== "True").map((c) => `${c.type} ${c.reason}: ${c.message}`);
+        throw new Error(`${err.message} (${this.running()} of ${replicas} replicas running; ${notTrue?.join("; ") || "no condition"})`, { cause: err });
+      },
+    );
   }
 
   /** Nats-Msg-Ids the consumers recorded (one line per processed message, duplicates included). */

@@ -199,6 +199,7 @@ describe("provisioning the work queue", () => {
     const result = await ctx.side.sync(ch, natsTarget(ctx.server.url));
     expect(result.stream).toMatchObject({ status: "False", reason: "StreamConfigRejected" });
     expect(result.stream.message).toContain("10074");
+    expect(result.stream.message).toContain("stream.replicas 3 needs a JetStream cluster");
     expect(result.consumer).toMatchObject({ status: "False", reason: "StreamNotReady" });
     expect(result.queue).toBeNull();
   });

@@ -76,9 +76,10 @@ class FakeNats implements NatsSide {
         atMs: Date.now(),
         lag: this.lag,
         stream: { name: "health_register", messages: this.lag, bytes: 0, firstSeq: 1, lastSeq: this.lastSeq },
-        consumer: { name: "register", pending: this.lag, ackPending: 0, redelivered: 0, waiting: 0 },
+        consumer: { name: "register", pending: this.lag, ackPending: 0, redelivered: 0, waiting: 0, paused: false },
       },
       deadLetters: null,
+      server: null,
     };
   }
   async finalize(ch: ResolvedChannel): Promise<void> {

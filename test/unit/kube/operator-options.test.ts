@@ -6,7 +6,7 @@ import { OperatorUsageError, operatorOptions } from "../../../operator/src/cli/o
 describe("operatorOptions", () => {
   it("defaults", () => {
     expect(operatorOptions([], {})).toEqual({
-      natsUrl: "nats://127.0.0.1:4222",
+      natsServers: ["nats://127.0.0.1:4222"],
       natsCreds: null,
       namespaces: null,
       metricsAddr: ":8080",
@@ -34,7 +34,7 @@ describe("operatorOptions", () => {
       LEADER_ELECTION_ID: "p2p-operator-prod",
     });
     expect(o).toMatchObject({
-      natsUrl: "nats://a:4222,nats://b:4222",
+      natsServers: ["nats://a:4222", "nats://b:4222"],
       natsCreds: "/etc/nats/op.creds",
       namespaces: ["team-a", "team-b"],
       metricsAddr: ":9090",
@@ -52,7 +52,7 @@ describe("operatorOptions", () => {
       ["--namespace", "x", "--namespace=y,z", "--nats-url", "nats://flag:4222", "--leader-elect", "--subject-policy", "any", "--kubeconfig", "/k"],
       { WATCH_NAMESPACES: "env", NATS_URL: "nats://env:4222", SUBJECT_POLICY: "namespaced" },
     );
-    expect(o).toMatchObject({ namespaces: ["x", "y", "z"], natsUrl: "nats://flag:4222", leaderElect: true, subjectPolicy: "any", kubeconfig: "/k" });
+    expect(o).toMatchObject({ namespaces: ["x", "y", "z"], natsServers: ["nats://flag:4222"], leaderElect: true, subjectPolicy: "any", kubeconfig: "/k" });
   });
 
   it.each([
@@ -69,5 +69,12 @@ describe("operatorOptions", () => {
 
   it("asks for help", () => {
     expect(operatorOptions(["--help"], {})).toBe("help");
+  });
+
+  it("takes several comma-separated NATS servers, and names the flag and the fix for a bad one", () => {
+    expect(operatorOptions(["--nats-url", " nats://a:4222 , tls://b:4222,c:4222 "], {})).toMatchObject({ natsServers: ["nats://a:4222", "tls://b:4222", "c:4222"] });
+    expect(() => operatorOptions(["--nats-url", "nats://a:4222,http://b"], {})).toThrow(OperatorUsageError);
+    expect(() => operatorOptions(["--nats-url", "nats://a:4222,http://b"], {})).toThrow('--nats-url: "http://b" is not a NATS server URL: use nats://host:4222');
+    expect(() => operatorOptions([], { NATS_URL: " , " })).toThrow("NATS_URL is empty");
   });
 });

@@ -17,11 +17,12 @@ describe("composeStatus", () => {
         stream: ok,
         consumer: ok,
         deadLetters: 2,
+        server: { serverVersion: "2.11.4", features: ["StreamMetadata", "TermWithReason", "ConsumerPause"] },
         queue: {
           atMs: 0,
           lag: 42,
           stream: { name: "s", messages: 40, bytes: 1, firstSeq: 1, lastSeq: 40 },
-          consumer: { name: "c", pending: 30, ackPending: 12, redelivered: 0, waiting: 1 },
+          consumer: { name: "c", pending: 30, ackPending: 12, redelivered: 0, waiting: 1, paused: false },
         },
       },
       desiredReplicas: 4,
@@ -35,17 +36,19 @@ describe("composeStatus", () => {
       target: "Deployment/register-consumer",
       deadLetters: 2,
       lastScaleReason: "lag 420 > 3 x 100",
+      nats: { serverVersion: "2.11.4", features: ["StreamMetadata", "TermWithReason", "ConsumerPause"] },
     });
     expect(status.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
   });
 
   it("keeps the last known queue figures when NATS could not be read", () => {
     const before = composeStatus({}, 1, t0, {
-      nats: { stream: ok, consumer: ok, deadLetters: null, queue: { atMs: 0, lag: 7, stream: { name: "s", messages: 7, bytes: 1, firstSeq: 1, lastSeq: 7 }, consumer: { name: "c", pending: 7, ackPending: 0, redelivered: 0, waiting: 0 } } },
+      nats: { stream: ok, consumer: ok, deadLetters: null, server: { serverVersion: "2.9.10", features: [] }, queue: { atMs: 0, lag: 7, stream: { name: "s", messages: 7, bytes: 1, firstSeq: 1, lastSeq: 7 }, consumer: { name: "c", pending: 7, ackPending: 0, redelivered: 0, waiting: 0, paused: false } } },
     });
     const down = { status: "False" as const, reason: "NATSUnavailable", message: "connection refused" };
-    const after = composeStatus(before, 1, t0, { stream: down, consumer: down, nats: { stream: down, consumer: down, queue: null, deadLetters: null } });
+    const after = composeStatus(before, 1, t0, { stream: down, consumer: down, nats: { stream: down, consumer: down, queue: null, deadLetters: null, server: null } });
     expect(after.lag).toBe(7);
+    expect(after.nats).toEqual({ serverVersion: "2.9.10", features: [] });
     expect(after.conditions?.find((c) => c.type === "StreamReady")?.reason).toBe("NATSUnavailable");
   });
 

@@ -8,6 +8,7 @@ import {
   desiredWorkConsumer,
   desiredWorkStream,
   planNats,
+  subjectsOverlap,
   subjectsToCheck,
   type ConsumerSettings,
   type NatsAction,
@@ -29,7 +30,7 @@ function stream(settings: StreamSettings, patch: Partial<StreamSettings> = {}): 
 }
 
 function consumer(settings: ConsumerSettings, patch: Partial<ConsumerSettings> = {}): ObservedConsumer {
-  return { settings: { ...settings, ...patch }, state: { pending: 4, ackPending: 2, redelivered: 1, waiting: 0 } };
+  return { settings: { ...settings, ...patch }, state: { pending: 4, ackPending: 2, redelivered: 1, waiting: 0, paused: false } };
 }
 
 /** The world as it is after a successful sync of `channel` on a server of `version`. */
@@ -64,6 +65,8 @@ function summary(actions: NatsAction[]): string[] {
         return `${a.kind}:${a.role}:${a.diff.map((d) => d.field).join("+")}`;
       case "deleteStream":
         return `${a.kind}:${a.role}:${a.name}`;
+      case "pauseConsumer":
+        return `${a.kind}:${a.role}:${a.paused}`;
     }
   });
 }
@@ -464,4 +467,63 @@ describe("subjectsToCheck", () => {
 it("fixtures: the observed stream defaults match the desired work stream", () => {
   expect(workSettings.name).toBe("health_air");
   expect(consumerSettings.name).toBe("air");
+});
+
+describe("spec.paused on the server", () => {
+  const V211 = "2.11.4";
+  const paused = { ...base, paused: true };
+  function observedPaused(isPaused: boolean, version = V211): NatsObservation {
+    const obs = converged(base, version);
+    obs.consumers.work = { ...obs.consumers.work!, state: { ...obs.consumers.work!.state, paused: isPaused } };
+    return obs;
+  }
+
+  it.each([
+    { case: "2.11, paused channel, running consumer", channel: paused, obs: () => observedPaused(false), actions: ["pauseConsumer:work:true"] },
+    { case: "2.11, paused channel, paused consumer", channel: paused, obs: () => observedPaused(true), actions: [] },
+    { case: "2.11, unpaused channel, paused consumer", channel: base, obs: () => observedPaused(true), actions: ["pauseConsumer:work:false"] },
+    { case: "2.11, unpaused channel, running consumer", channel: base, obs: () => observedPaused(false), actions: [] },
+    { case: "2.11, paused channel, no consumer yet", channel: paused, obs: () => ({ ...observedPaused(false), consumers: { work: null } }), actions: ["createConsumer:work", "pauseConsumer:work:true"] },
+    { case: "2.10, paused channel", channel: paused, obs: () => observedPaused(false, V210), actions: [] },
+    { case: "2.9, paused channel", channel: paused, obs: () => observedPaused(false, V29), actions: [] },
+  ])("$case -> $actions", ({ channel, obs, actions }) => {
+    expect(summary(planNats(channel, obs()).actions)).toEqual(actions);
+  });
+
+  it("says in ConsumerReady whether deliveries are paused on the server or only the replicas are held", () => {
+    expect(planNats(paused, observedPaused(true)).consumer.message).toContain("deliveries paused on the server (spec.paused)");
+    const old = planNats(paused, observedPaused(false, V210)).consumer;
+    expect(old.status).toBe("True");
+    expect(old.message).toContain("spec.paused holds replicas only: pausing deliveries needs nats-server 2.11 (this is 2.10.22)");
+  });
+});
+
+describe("capabilitiesOf", () => {
+  it.each([
+    { version: "2.9.10", features: [] },
+    { version: "2.10.3", features: ["StreamMetadata"] },
+    { version: "2.10.4", features: ["StreamMetadata", "TermWithReason"] },
+    { version: "2.11.0", features: ["StreamMetadata", "TermWithReason", "ConsumerPause"] },
+    { version: "2.15.3", features: ["StreamMetadata", "TermWithReason", "ConsumerPause"] },
+    { version: "garbage", features: [] },
+  ])("$version -> $features", ({ version, features }) => {
+    expect(capabilitiesOf(version).features).toEqual(features);
+  });
+});
+
+describe("subjectsOverlap", () => {
+  it.each([
+    ["*.>", "$JS.API.>", true],
+    ["$JS.>", "$JS.API.>", true],
+    ["$JS.*.CONSUMER", "$JS.API.>", true],
+    ["$JS.API", "$JS.API.>", false],
+    ["orders.>", "$JS.API.>", false],
+    ["a.*.c", "a.b.c", true],
+    ["a.*.c", "a.b.d", false],
+    ["a.b", "a.b.c", false],
+    ["a.>", "a", false],
+  ])("%s and %s -> %s", (a, b, expected) => {
+    expect(subjectsOverlap(a.split("."), b.split("."))).toBe(expected);
+    expect(subjectsOverlap(b.split("."), a.split("."))).toBe(expected);
+  });
 });

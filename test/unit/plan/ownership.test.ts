@@ -94,14 +94,14 @@ describe("queueStateOf", () => {
       { settings: desiredWorkStream(ch, capabilitiesOf("2.9.10")), state: { messages: 9, bytes: 900, firstSeq: 2, lastSeq: 10, consumerCount: 1 } },
       {
         settings: { stream: "health_air", name: "air", description: "", pull: true, deliverPolicy: "all", ackPolicy: "explicit", ackWaitMs: 1, maxDeliver: 1, backoffMs: [], maxAckPending: 1, filterSubject: "", inactiveThresholdMs: 0 },
-        state: { pending: 5, ackPending: 3, redelivered: 1, waiting: 2 },
+        state: { pending: 5, ackPending: 3, redelivered: 1, waiting: 2, paused: false },
       },
       1234,
     );
     expect(q).toEqual({
       atMs: 1234,
       stream: { name: "health_air", messages: 9, bytes: 900, firstSeq: 2, lastSeq: 10 },
-      consumer: { name: "air", pending: 5, ackPending: 3, redelivered: 1, waiting: 2 },
+      consumer: { name: "air", pending: 5, ackPending: 3, redelivered: 1, waiting: 2, paused: false },
       lag: 8,
     });
   });
