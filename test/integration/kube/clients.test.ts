@@ -2,12 +2,11 @@
 // official @kubernetes/client-node lists and watches channels, the real kubectl creates a
 // Deployment whose pod runs on the process node, and `kubectl get p2pc -w`-style tables come
 // from the server's printer columns.
-import { join } from "node:path";
 import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base } from "../../support/channel-cases.js";
 import { RestClient } from "../../support/control-plane/index.js";
-import { controlPlane } from "../support/kube-world.js";
+import { adminClient, controlPlane } from "../support/kube-world.js";
 
 const NS = "clients";
 let admin: RestClient;
@@ -15,7 +14,7 @@ let kc: KubeConfig;
 
 beforeAll(async () => {
   const info = controlPlane();
-  admin = new RestClient({ server: info.server, ca: info.caCert, cert: join(info.dir, "pki/admin.crt"), key: join(info.dir, "pki/admin.key") });
+  admin = adminClient(info);
   await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
   kc = new KubeConfig();
   kc.loadFromFile(info.kubeconfig);
@@ -69,7 +68,7 @@ describe("official clients against the CRD", () => {
     const first = await new Promise<string>((resolve, reject) => {
       const req = https.get(
         `${info.server}/apis/messaging.p2p.dev/v1alpha1/namespaces/${NS}/pointtopointchannels?watch=True&timeoutSeconds=1`,
-        { ca: readFileSync(info.caCert), cert: readFileSync(join(info.dir, "pki/admin.crt")), key: readFileSync(join(info.dir, "pki/admin.key")) },
+        { ca: readFileSync(info.caCert), cert: readFileSync(info.adminCert), key: readFileSync(info.adminKey) },
         (res) => {
           let text = "";
           res.on("data", (d: Buffer) => (text += d.toString()));

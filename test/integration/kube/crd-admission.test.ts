@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { channelSchema } from "../../../operator/src/api/validate.js";
 import { base, collectRules, edit, invalid, type Doc } from "../../support/channel-cases.js";
 import { KubeStatusError, RestClient } from "../../support/control-plane/index.js";
-import { controlPlane } from "../support/kube-world.js";
+import { adminClient, controlPlane } from "../support/kube-world.js";
 
 const NS = "admission";
 const ROOT = join(import.meta.dirname, "../../..");
@@ -19,7 +19,7 @@ let counter = 0;
 
 beforeAll(async () => {
   const info = controlPlane();
-  admin = new RestClient({ server: info.server, ca: info.caCert, cert: join(info.dir, "pki/admin.crt"), key: join(info.dir, "pki/admin.key") });
+  admin = adminClient(info);
   await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
 });
 

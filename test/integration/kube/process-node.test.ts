@@ -7,14 +7,14 @@ import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeStatusError, RestClient } from "../../support/control-plane/index.js";
-import { controlPlane } from "../support/kube-world.js";
+import { adminClient, controlPlane } from "../support/kube-world.js";
 
 const NS = "process-node";
 let admin: RestClient;
 
 beforeAll(async () => {
   const info = controlPlane();
-  admin = new RestClient({ server: info.server, ca: info.caCert, cert: join(info.dir, "pki/admin.crt"), key: join(info.dir, "pki/admin.key") });
+  admin = adminClient(info);
   await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
   await admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "creds" }, stringData: { token: "s3cret", "ca.crt": "CA" } });
   await admin.request("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { mode: "fast" } });

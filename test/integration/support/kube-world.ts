@@ -9,8 +9,7 @@ import { promisify } from "node:util";
 import { KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { FaultProxy } from "../../support/fault-proxy.js";
-import type { ControlPlaneInfo } from "../../support/control-plane/global-setup.js";
-import { RestClient, writeKubeconfig } from "../../support/control-plane/index.js";
+import { RestClient, writeKubeconfig, type ControlPlaneInfo } from "../../support/control-plane/index.js";
 import { chartDir, toolPath } from "../chart/helm.js";
 
 const run = promisify(execFile);
@@ -24,6 +23,12 @@ export function controlPlane(): ControlPlaneInfo {
 export interface KubeWorldOptions {
   /** Namespaces the file's channels live in (created; the operator watches exactly these). */
   namespaces: string[];
+  /** Install the chart cluster-wide (one ClusterRole, every namespace watched) instead. */
+  clusterWide?: boolean;
+  /** Let the chart install the CRD (a control plane of the file's own, without it yet). */
+  installCrds?: boolean;
+  /** Default: the run's control plane. */
+  controlPlane?: ControlPlaneInfo;
   /** Where the chart is installed (created). */
   releaseNamespace: string;
   /** The operator's default NATS connection (chart value nats.url). */
@@ -46,8 +51,8 @@ export class KubeWorld {
   ) {}
 
   static async start(options: KubeWorldOptions): Promise<KubeWorld> {
-    const info = controlPlane();
-    const admin = new RestClient({ server: info.server, ca: info.caCert, ...adminPair(info) });
+    const info = options.controlPlane ?? controlPlane();
+    const admin = adminClient(info);
     for (const ns of [...options.namespaces, options.releaseNamespace]) await createNamespace(admin, ns);
     await helm(info, [
       "install",
@@ -55,8 +60,13 @@ export class KubeWorld {
       chartDir,
       "--namespace",
       options.releaseNamespace,
-      "--wait=false",
-      ...setJson({ crds: { enabled: false }, watchNamespaces: options.namespaces, nats: { url: options.natsUrl }, ...options.values }),
+      "--wait=hookOnly",
+      ...setJson({
+        crds: { enabled: options.installCrds ?? false },
+        watchNamespaces: options.clusterWide ? [] : options.namespaces,
+        nats: { url: options.natsUrl },
+        ...options.values,
+      }),
     ]);
     // The chart's own operator pods would need its image; the test runs the operator as a
     // process instead, with the same arguments and the same ServiceAccount (operatorArgs).
@@ -124,7 +134,7 @@ export class KubeWorld {
   /** Uninstalls the chart and deletes the file's namespaces (the real namespace controller empties them). */
   async close(): Promise<void> {
     await this.faults.close();
-    await helm(this.info, ["uninstall", RELEASE, "--namespace", this.options.releaseNamespace, "--wait=false"]).catch(() => {});
+    await helm(this.info, ["uninstall", RELEASE, "--namespace", this.options.releaseNamespace, "--wait=hookOnly"]).catch(() => {});
     for (const ns of [...this.options.namespaces, this.options.releaseNamespace]) {
       await this.admin.request("DELETE", `/api/v1/namespaces/${ns}`).catch(() => {});
     }
@@ -132,8 +142,9 @@ export class KubeWorld {
   }
 }
 
-function adminPair(info: ControlPlaneInfo): { cert: string; key: string } {
-  return { cert: join(info.dir, "pki/admin.crt"), key: join(info.dir, "pki/admin.key") };
+/** A client as the cluster admin (system:masters). */
+export function adminClient(info: ControlPlaneInfo = controlPlane()): RestClient {
+  return new RestClient({ server: info.server, ca: info.caCert, cert: info.adminCert, key: info.adminKey });
 }
 
 async function createNamespace(admin: RestClient, name: string): Promise<void> {

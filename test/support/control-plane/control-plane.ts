@@ -11,10 +11,26 @@ import { Component } from "./component.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { createPki, type ClientIdentity, type Pki } from "./pki.js";
 import { ProcessNode } from "./process-node.js";
-import { KubeStatusError, RestClient, type Credentials } from "./rest.js";
+import { KubeStatusError, RestClient } from "./rest.js";
 
 const SERVICE_CIDR = "10.96.0.0/24";
 const SERVICE_IP = "10.96.0.1";
+
+/** What a test needs to reach a control plane (serialisable: vitest hands it to test files). */
+export interface ControlPlaneInfo {
+  server: string;
+  apiServerPort: number;
+  /** The admin's kubeconfig. */
+  kubeconfig: string;
+  kubectl: string;
+  dir: string;
+  caCert: string;
+  caKey: string;
+  servingCert: string;
+  servingKey: string;
+  adminCert: string;
+  adminKey: string;
+}
 
 export interface ControlPlaneOptions {
   /** Where state, certificates and logs go; a fresh temp dir when absent (removed on stop). */
@@ -170,8 +186,20 @@ export class ControlPlane {
     return review.status.token;
   }
 
-  credentials(): Credentials {
-    return this.admin.creds;
+  info(): ControlPlaneInfo {
+    return {
+      server: this.server,
+      apiServerPort: Number(new URL(this.server).port),
+      kubeconfig: this.kubeconfigPath,
+      kubectl: this.binaries.kubectl,
+      dir: this.dir,
+      caCert: this.pki.caCert,
+      caKey: this.pki.caKey,
+      servingCert: this.pki.serving.cert,
+      servingKey: this.pki.serving.key,
+      adminCert: this.admin.creds.cert ?? "",
+      adminKey: this.admin.creds.key ?? "",
+    };
   }
 
   async createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {

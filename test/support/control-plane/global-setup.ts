@@ -6,22 +6,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 import { REPO_ROOT } from "./binaries.js";
-import { ControlPlane } from "./control-plane.js";
+import { ControlPlane, type ControlPlaneInfo } from "./control-plane.js";
 
 const run = promisify(execFile);
-
-/** What test files get: enough to build clients, proxies and kubeconfigs. */
-export interface ControlPlaneInfo {
-  server: string;
-  apiServerPort: number;
-  kubeconfig: string;
-  kubectl: string;
-  dir: string;
-  caCert: string;
-  caKey: string;
-  servingCert: string;
-  servingKey: string;
-}
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -42,17 +29,7 @@ export async function setup(project: TestProject): Promise<void> {
   await run(kubectl, ["--kubeconfig", plane.kubeconfigPath, "apply", "--server-side", "-f", join(REPO_ROOT, "crds")]);
   await run(kubectl, ["--kubeconfig", plane.kubeconfigPath, "wait", "--for=condition=Established", "--timeout=60s", "crd/pointtopointchannels.messaging.p2p.dev"]);
   console.error(`control plane: Kubernetes ${plane.binaries.dir.split("/").at(-1)} ready at ${plane.server} in ${Date.now() - started} ms (state and logs: ${plane.dir})`);
-  project.provide("controlPlane", {
-    server: plane.server,
-    apiServerPort: Number(new URL(plane.server).port),
-    kubeconfig: plane.kubeconfigPath,
-    kubectl,
-    dir: plane.dir,
-    caCert: plane.pki.caCert,
-    caKey: plane.pki.caKey,
-    servingCert: plane.pki.serving.cert,
-    servingKey: plane.pki.serving.key,
-  });
+  project.provide("controlPlane", plane.info());
 }
 
 export async function teardown(): Promise<void> {

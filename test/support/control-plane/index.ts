@@ -1,4 +1,4 @@
-export { ControlPlane, type ControlPlaneOptions } from "./control-plane.js";
+export { ControlPlane, type ControlPlaneInfo, type ControlPlaneOptions } from "./control-plane.js";
 export { controlPlaneBinaries, type ControlPlaneBinaries } from "./binaries.js";
 export { ProcessNode, type ProcessNodeOptions } from "./process-node.js";
 export { KubeStatusError, RestClient, type Credentials, type WatchEvent } from "./rest.js";
