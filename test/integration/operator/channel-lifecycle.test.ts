@@ -58,12 +58,17 @@ describe("a template channel", () => {
     expect(stream.config.retention).toBe(RetentionPolicy.Workqueue);
     expect(stream.config.subjects).toEqual([`${NS}.orders`]);
     expect(await nats.consumerNames("team_orders")).toEqual(["orders"]);
+    // The server's version and the features in force survive the apiserver's schema pruning.
+    expect(channel?.status?.nats?.serverVersion).toMatch(/^\d+\.\d+\.\d+/);
+    expect(channel?.status?.nats?.features).toEqual(expect.any(Array));
 
     const d = await cluster.deployment(NS, "orders-consumer");
     expect(d?.metadata?.ownerReferences).toEqual([
       expect.objectContaining({ kind: "PointToPointChannel", name: "orders", uid: channel?.metadata.uid, controller: true, blockOwnerDeletion: true }),
     ]);
     expect(d?.spec?.replicas).toBe(1);
+    // The default ackWait (30 s) plus 5 s: time for a replica told to stop to finish its batch.
+    expect(d?.spec?.template.spec?.terminationGracePeriodSeconds).toBe(35);
     expect(d?.spec?.template.metadata?.labels).toMatchObject({ team: "register", "messaging.p2p.dev/channel": "orders" });
     const env = Object.fromEntries((d?.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     expect(env).toMatchObject({
