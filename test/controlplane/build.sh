@@ -26,6 +26,12 @@ k8s_version="$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$here/go.mod"
 [[ -n "$k8s_version" ]] || { echo "controlplane: no k8s.io/kubernetes line in $here/go.mod" >&2; exit 1; }
 cache_root="${P2P_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/p2p-operator}"
 out="$cache_root/kube/$k8s_version"
+mkdir -p "$cache_root/kube"
+# One build at a time per cache: a second clone's pretest waits, then finds the binaries.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$cache_root/kube/.build.lock"
+  flock 9
+fi
 
 if has_all "$out"; then
   echo "$out"
