@@ -7,7 +7,10 @@ import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeStatusError, RestClient } from "../../support/control-plane/index.js";
+import { eventually as eventuallyWithin } from "../operator/support.js";
 import { adminClient, controlPlane } from "../support/kube-world.js";
+
+const eventually = <T>(fn: () => Promise<T>, timeoutMs = 30_000) => eventuallyWithin(fn, timeoutMs);
 
 const NS = "process-node";
 let admin: RestClient;
@@ -25,17 +28,6 @@ afterAll(async () => {
   admin?.close();
 });
 
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
 
 const pod = (name: string) => admin.find<V1Pod>(`/api/v1/namespaces/${NS}/pods/${name}`);
 const ready = (p: V1Pod | null) => p?.status?.conditions?.find((c) => c.type === "Ready")?.status;
