@@ -51,6 +51,20 @@ describe("the operator under faults", () => {
     await nats.drain(`${NS}_conflicts`, "conflicts");
   });
 
+  it.each([429, 500, 503] as const)("converges when its status and scale writes answer %i", async (code) => {
+    const name = `answers-${code}`;
+    await applyReady(name);
+    const before = kube.faults.injected;
+    kube.faults.failNext(3, { verb: "patch", resource: "pointtopointchannels", subresource: "status", name }, code);
+    kube.faults.failNext(3, { verb: ["update", "patch"], resource: "deployments", subresource: "scale", name: `${name}-consumer` }, code);
+    await nats.publish(`p2p.${NS}.${name}`, 30);
+
+    await eventually(async () => expect(await cluster.scaleOf(NS, `${name}-consumer`)).toBe(3));
+    await eventually(async () => expect((await cluster.channel(NS, name))?.status).toMatchObject({ lag: 30, replicas: 3, desiredReplicas: 3 }));
+    expect(kube.faults.injected - before).toBe(6);
+    await nats.drain(`${NS}_${name}`, name);
+  });
+
   it("picks up what happened while its watches were cut off", async () => {
     await applyReady("watched", { deletionPolicy: "Delete" });
     await applyReady("edited");
