@@ -48,6 +48,8 @@ export class PodRunner {
   private exited: Promise<void> = Promise.resolve();
   private writing: Promise<void> = Promise.resolve();
   private readonly startTime = now();
+  /** Each condition's status and when it last flipped: lastTransitionTime moves only on a flip. */
+  private readonly transitions = new Map<string, { status: boolean; at: string }>();
 
   constructor(
     private pod: V1Pod,
@@ -221,7 +223,11 @@ export class PodRunner {
   private status(): Record<string, unknown> {
     const container = this.pod.spec?.containers?.[0];
     const running = "running" in this.state;
-    const condition = (type: string, status: boolean) => ({ type, status: status ? "True" : "False", lastProbeTime: null, lastTransitionTime: now() });
+    const condition = (type: string, status: boolean) => {
+      let last = this.transitions.get(type);
+      if (!last || last.status !== status) this.transitions.set(type, (last = { status, at: now() }));
+      return { type, status: status ? "True" : "False", lastProbeTime: null, lastTransitionTime: last.at };
+    };
     return {
       phase: this.phase,
       hostIP: "127.0.0.1",
