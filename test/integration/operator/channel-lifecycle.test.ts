@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { RetentionPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServerProcess } from "../../support/nats-server.js";
@@ -6,6 +7,7 @@ import {
   Cluster,
   NatsClient,
   OperatorProcess,
+  ROOT,
   conditionOf,
   consumerTemplate,
   eventually,
@@ -103,6 +105,19 @@ describe("a template channel", () => {
     await eventually(async () => expect(await cluster.scaleOf(NS, "orders-consumer")).toBe(1), 20_000);
     await eventually(async () => expect((await cluster.channel(NS, "orders"))?.status).toMatchObject({ lag: 0, replicas: 1, desiredReplicas: 1 }));
     expect(await operator.metric("p2p_scale_events_total", `direction="down",name="orders",namespace="${NS}"`)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("shows up in `kubectl p2p status` with the user's kubeconfig, with lag and replicas", async () => {
+    await nats.publish(`${NS}.orders`, 25);
+    await eventually(async () => expect((await cluster.channel(NS, "orders"))?.status).toMatchObject({ lag: 25, replicas: 3 }));
+    // kubectl finds the plugin on PATH as kubectl-p2p, the second bin of the operator package.
+    const bin = join(ROOT, "node_modules/.bin");
+    const status = await kube.kubectl(["p2p", "status", "-n", NS, "-o", "json", "--interval", "0"], kube.adminKubeconfig, { PATH: `${bin}:${process.env.PATH}` });
+    expect(status.stderr).toBe("");
+    const report = JSON.parse(status.stdout) as { channels: Array<Record<string, unknown>> };
+    expect(report.channels).toContainEqual(expect.objectContaining({ channel: `${NS}/orders`, lag: 25 }));
+    await nats.drain("team_orders", "orders");
+    await eventually(async () => expect(await cluster.scaleOf(NS, "orders-consumer")).toBe(1), 20_000);
   });
 
   it("rolls a template change into the Deployment and keeps its replica count", async () => {

@@ -121,9 +121,10 @@ export class KubeWorld {
     return { args, env };
   }
 
-  async kubectl(args: string[], kubeconfig = this.info.kubeconfig): Promise<{ code: number; stdout: string; stderr: string }> {
+  /** The real kubectl; the kubeconfig goes in KUBECONFIG, so plugins (`kubectl p2p`) get it too. */
+  async kubectl(args: string[], kubeconfig = this.info.kubeconfig, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await run(this.info.kubectl, ["--kubeconfig", kubeconfig, ...args], { maxBuffer: 16 * 1024 * 1024 });
+      const { stdout, stderr } = await run(this.info.kubectl, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env, KUBECONFIG: kubeconfig } });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
