@@ -74,6 +74,7 @@ await runBenchmark("operator-scale", 300_000, async () => {
 
   // Create the channels as a `kubectl apply` of 1,000 manifests would: a few requests at a time.
   const createdAt = Date.now();
+  const toReady0 = { kube: await kubeRequests(metricsPort), apiserverCpu: procStats(pids.apiserver).cpuSeconds, operatorCpu: procStats(operator.pid).cpuSeconds };
   await createAll(CHANNELS, (i) => post(`${apiUrl}/${GROUP_PATH}/namespaces/default/pointtopointchannels`, channel(i)));
   const createSeconds = (Date.now() - createdAt) / 1000;
   log(`created ${CHANNELS} channels in ${createSeconds.toFixed(1)} s`);
@@ -99,6 +100,15 @@ await runBenchmark("operator-scale", 300_000, async () => {
     if (ready < CHANNELS) await sleep(100);
   }
   const allReadySeconds = readyAt.at(-1).atS;
+  // What getting 1,000 channels Ready cost: the operator's Kubernetes requests, and CPU seconds.
+  const toReadyRequests = kubeRequestRates(toReady0.kube, await kubeRequests(metricsPort), 1);
+  const toReady = {
+    operatorKubeRequests: toReadyRequests.operatorKubeRequestsPerSec,
+    operatorKubeRequestsByMethod: toReadyRequests.operatorKubeRequestsPerSecByMethod,
+    operatorKubeRequestsNot2xx: toReadyRequests.operatorKubeRequestsNot2xx,
+    operatorCpuSeconds: round(procStats(operator.pid).cpuSeconds - toReady0.operatorCpu, 1),
+    kubeApiServerCpuSeconds: round(procStats(pids.apiserver).cpuSeconds - toReady0.apiserverCpu, 1),
+  };
   const halfReadySeconds = readyAt.find((r) => r.ready >= CHANNELS / 2).atS;
   log(`all ${CHANNELS} Ready after ${allReadySeconds.toFixed(1)} s`);
 
@@ -143,6 +153,7 @@ await runBenchmark("operator-scale", 300_000, async () => {
     createSeconds: round(createSeconds, 1),
     halfReadySeconds: round(halfReadySeconds, 1),
     allReadySeconds: round(allReadySeconds, 1),
+    toReady,
     steady: {
       operatorCpuPercentOfOneCore: pct("operator"),
       operatorRssMbMax: steadyRssMb,

@@ -2,29 +2,23 @@
 // chart, the operator on the chart's ServiceAccount, consumer pods as processes. The demo's
 // own summary decides its exit code; this checks that summary against what the run printed,
 // and that nothing it started is left running.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { runProcess } from "../../support/run-process.js";
 import { controlPlane } from "../support/kube-world.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const COUNT = 2000;
 
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["scripts/demo-kubernetes.mjs"], { cwd: ROOT, env: { ...process.env, DEMO_COUNT: String(COUNT) } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 it("drains a burst on consumer pods that follow the lag, deletes them gracefully and leaves no process behind", async () => {
   controlPlane(); // built by pretest; fails saying so when P2P_CONTROL_PLANE=off skipped it
-  const { code, stdout, stderr } = await runDemo();
+  const { code, stdout, stderr } = await runProcess(process.execPath, ["scripts/demo-kubernetes.mjs"], {
+    cwd: ROOT,
+    env: { ...process.env, DEMO_COUNT: String(COUNT) },
+    timeout: 280_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const output = `${stdout}\n${stderr}`;
   expect(code, output).toBe(0);
 
