@@ -41,16 +41,17 @@ if (!existsSync(helmBin)) {
 const { NatsServerProcess, freePort, problemConditions } = await import("../operator/dist/local/index.js");
 
 const example = parse(readFileSync(join(ROOT, exampleFile), "utf8"));
+const work = mkdtempSync(join(tmpdir(), "p2p-demo-kubernetes-"));
+const channelFile = join(work, "channel.yaml");
 const demo = new BurstDemo({
-  work: mkdtempSync(join(tmpdir(), "p2p-demo-kubernetes-")),
+  work,
   count,
   channelKey: `${namespace}/${example.metadata.name}`,
-  channelFile: null,
+  channelFile,
   minReplicas: minReplicasIn(readFileSync(join(ROOT, exampleFile), "utf8")),
   title: `npm run demo:kubernetes: a burst of ${count} immunisation events`,
   deadlineMs: 240_000,
 });
-const channelFile = (demo.channelFile = join(demo.work, "channel.yaml"));
 const consumerDeployment = `${example.metadata.name}-consumer`;
 
 /** Every child this demo starts, stopped in reverse order at the end. */
@@ -68,8 +69,7 @@ for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => void stopAl
 
 try {
   demo.say("starting the control plane (npm run cluster) and a nats-server");
-  const started = await startLocalCluster({ dir: join(demo.work, "cluster"), spawn: track, onLog: podLine });
-  cluster = started;
+  cluster = await startLocalCluster({ dir: join(work, "cluster"), spawn: track, onLog: podLine });
   cluster.child.once("exit", (code, signal) => demo.environmentExited(`the control plane exited (${code ?? signal})`));
   nats = await NatsServerProcess.start();
   const { info } = cluster;
@@ -107,9 +107,9 @@ async function startOperator(info) {
   const podName = `${release}-demo`;
   const deployment = JSON.parse(await run(info.kubectl, ["--kubeconfig", info.kubeconfig, "-n", releaseNamespace, "get", "deployment", release, "-o", "json"]));
   const chart = chartOperatorCommand(deployment, { namespace: releaseNamespace, podName });
-  const kubeconfig = await serviceAccountKubeconfig({ kubectl: info.kubectl, adminKubeconfig: info.kubeconfig, namespace: releaseNamespace, serviceAccount: release, file: join(demo.work, "operator.kubeconfig") });
+  const kubeconfig = await serviceAccountKubeconfig({ kubectl: info.kubectl, adminKubeconfig: info.kubeconfig, namespace: releaseNamespace, serviceAccount: release, file: join(work, "operator.kubeconfig") });
   const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const logFile = join(demo.work, "operator.log");
+  const logFile = join(work, "operator.log");
   const log = openSync(logFile, "a");
   const args = [CLI, "operator", ...chart.args, "--kubeconfig", kubeconfig, "--metrics-addr", `127.0.0.1:${metricsPort}`, "--health-addr", `127.0.0.1:${healthPort}`, "--log-level", "info"];
   const operator = track(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...chart.env }, stdio: ["ignore", log, log] });
