@@ -24,7 +24,7 @@ import { parse, stringify } from "yaml";
 import { BurstDemo, CLI, minReplicasIn, requireBuilt } from "./lib/burst-demo.mjs";
 import { chartOperatorCommand } from "./lib/chart-operator.mjs";
 import { ROOT, run, serviceAccountKubeconfig, startKubectlProxy, startLocalCluster } from "./lib/local-cluster.mjs";
-import { alive, descendantPids } from "./lib/process-tree.mjs";
+import { descendantPids, identityOf, stillRunning } from "./lib/process-tree.mjs";
 
 const exampleFile = "examples/immunisation/channel.yaml";
 const namespace = "default";
@@ -157,12 +157,16 @@ function podLine(line) {
 function stopAll() {
   stopping ??= (async () => {
     if (poller) clearInterval(poller);
-    const started = [...children, nats?.pid ? { pid: nats.pid } : null].flatMap((c) => (c?.pid ? [c.pid, ...descendantPids(c.pid)] : []));
+    // Only children still running: the pid of one that exited may be another process's by now.
+    const started = [...children.filter((c) => c.exitCode === null && c.signalCode === null), nats?.pid ? { pid: nats.pid } : null]
+      .flatMap((c) => (c?.pid ? [c.pid, ...descendantPids(c.pid)] : []))
+      .map(identityOf)
+      .filter(Boolean);
     for (const child of [...children].reverse()) await stop(child);
     await nats?.stop();
-    const left = started.filter(alive);
-    for (const pid of left) process.kill(pid, "SIGKILL");
-    if (left.length > 0) console.error(`demo: ${left.length} process(es) outlived their stop and were killed: ${left.join(" ")}`);
+    const left = started.filter(stillRunning);
+    for (const p of left) process.kill(p.pid, "SIGKILL");
+    if (left.length > 0) console.error(`demo: ${left.length} process(es) outlived their stop and were killed: ${left.map((p) => `${p.pid} (${p.command})`).join(", ")}`);
     else console.log(`demo: stopped all ${started.length} processes it started (control plane, pods, operator, kubectl proxy, nats-server)`);
   })();
   return stopping;

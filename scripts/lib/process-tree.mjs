@@ -38,3 +38,25 @@ export function alive(pid) {
   }
 }
 
+
+/**
+ * Who a process is: its pid and when it started (clock ticks since boot, from /proc), since
+ * pids are reused (pid_max is often 32768). Null when it is gone (a zombie is gone: it has
+ * exited and only waits to be reaped).
+ */
+export function identityOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return null;
+    const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+    return { pid, startTicks: fields[19], command };
+  } catch {
+    return null;
+  }
+}
+
+/** True while the very process `identity` names runs (not another one that got its pid). */
+export function stillRunning(identity) {
+  return identityOf(identity.pid)?.startTicks === identity.startTicks;
+}
