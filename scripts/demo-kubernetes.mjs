@@ -74,7 +74,7 @@ try {
   nats = await NatsServerProcess.start();
   const { info } = cluster;
   const kubectl = (...args) => run(info.kubectl, ["--kubeconfig", info.kubeconfig, ...args]);
-  demo.say(`Kubernetes ${info.kubectl.split("/").at(-2)} at ${info.server} (state and logs in ${info.dir}); nats-server ${nats.url}`);
+  demo.say(`Kubernetes ${info.version} at ${info.server} (state and logs in ${info.dir}); nats-server ${nats.url}`);
 
   await kubectl("apply", "--server-side", "-f", "crds");
   await kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/pointtopointchannels.messaging.p2p.dev");
