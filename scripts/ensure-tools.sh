@@ -8,6 +8,7 @@
 #    alert rules and the documented Argo CD health check are tested by running them
 #  - with --test (pretest): the newest nats-server release we test, and the Kubernetes
 #    control plane (test/controlplane/build.sh)
+#  - with --kubernetes (`npm run demo:kubernetes`): the Kubernetes control plane
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,9 +61,9 @@ fi
 
 # The real Kubernetes control plane the integration tests run (etcd, kube-apiserver,
 # kube-controller-manager, kubectl), built once per release from Go modules into a cache
-# outside the clone; KUBEBUILDER_ASSETS wins when it holds them. Only with --test (pretest):
-# the demo runs without Kubernetes.
-if [ "${1:-}" = "--test" ] && [ "${P2P_CONTROL_PLANE:-}" != "off" ]; then
+# outside the clone; KUBEBUILDER_ASSETS wins when it holds them. Only with --test (pretest)
+# and --kubernetes (`npm run demo:kubernetes`): `npm run demo` runs without Kubernetes.
+if { [ "${1:-}" = "--test" ] && [ "${P2P_CONTROL_PLANE:-}" != "off" ]; } || [ "${1:-}" = "--kubernetes" ]; then
   if ! bash test/controlplane/build.sh >/dev/null; then
     echo "ensure-tools: could not build the Kubernetes control plane (see above)." >&2
     echo "ensure-tools: the integration tests need Go (go.dev/doc/install) or KUBEBUILDER_ASSETS." >&2

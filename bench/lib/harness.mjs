@@ -1,11 +1,12 @@
 // Shared plumbing for the benchmarks: child processes that are always cleaned up, a hard
 // deadline per benchmark, a real nats-server, the machine's description, and the one JSON line.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { natsServerBin } from "../../scripts/nats-server-bin.mjs";
+import { alive, descendantPids } from "../../scripts/lib/process-tree.mjs";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 // The release the benchmarks measure (NATS_SERVER_VERSION, default latest), for every server
@@ -52,42 +53,6 @@ export async function stopChild(child, graceMs = 5_000) {
   clearTimeout(timer);
   clearInterval(refresh);
   killPids(descendants.filter(alive));
-}
-
-/** Every process below pid, from /proc (ppid links). */
-export function descendantPids(pid) {
-  const parents = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parents.set(Number(entry), ppid);
-    } catch {
-      // gone
-    }
-  }
-  const out = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const p = queue.shift();
-    for (const [child, parent] of parents) {
-      if (parent === p) {
-        out.push(child);
-        queue.push(child);
-      }
-    }
-  }
-  return out;
-}
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function killPids(pids) {

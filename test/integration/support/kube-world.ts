@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { inject } from "vitest";
+import { chartOperatorCommand } from "../../../scripts/lib/chart-operator.mjs";
 import { FaultProxy } from "../../support/fault-proxy.js";
 import { RestClient, writeKubeconfig, type ControlPlaneInfo } from "../../support/control-plane/index.js";
 import { chartDir, toolPath } from "../chart/helm.js";
@@ -109,16 +110,7 @@ export class KubeWorld {
 
   /** The chart's container args and env for the operator, minus the listen addresses the test picks. */
   async operatorArgs(podName: string): Promise<{ args: string[]; env: Record<string, string> }> {
-    const container = (await this.chartDeployment()).spec?.template.spec?.containers[0];
-    const args = (container?.args ?? []).filter((a) => a !== "operator" && !a.startsWith("--metrics-addr") && !a.startsWith("--health-addr") && !a.startsWith("--log-level"));
-    const env: Record<string, string> = {};
-    for (const e of container?.env ?? []) {
-      const field = e.valueFrom?.fieldRef?.fieldPath;
-      if (field === "metadata.namespace") env[e.name] = this.options.releaseNamespace;
-      else if (field === "metadata.name") env[e.name] = podName;
-      else if (e.value !== undefined) env[e.name] = e.value;
-    }
-    return { args, env };
+    return chartOperatorCommand(await this.chartDeployment(), { namespace: this.options.releaseNamespace, podName });
   }
 
   /** The real kubectl; the kubeconfig goes in KUBECONFIG, so plugins (`kubectl p2p`) get it too. */

@@ -210,6 +210,11 @@ export class ControlPlane {
     }
   }
 
+  /** The pids of etcd, kube-apiserver and kube-controller-manager, e.g. to read their CPU from /proc. */
+  pids(): Record<string, number | undefined> {
+    return Object.fromEntries(this.components.map((c) => [c.name, c.pid]));
+  }
+
   logOf(component: "etcd" | "kube-apiserver" | "kube-controller-manager"): string {
     return join(this.dir, "logs", `${component}.log`);
   }
