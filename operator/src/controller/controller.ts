@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { OperatorMetrics } from "./metrics.js";
-import type { ChannelSource } from "./ports.js";
+import type { ChannelSource } from "../ports/index.js";
 import type { ChannelReconciler, ReconcileResult } from "./reconciler.js";
 import { WorkQueue, jitter } from "./work-queue.js";
 

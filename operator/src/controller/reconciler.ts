@@ -4,18 +4,18 @@ import type { ResolvedChannel } from "../api/resolved.js";
 import type { ChannelStatus, PointToPointChannel } from "../api/types.js";
 import { ackPendingShortfall, composeStatus, consumerEnv, sameStatus, transitions, workloadVerdict, type StatusInput } from "../plan/index.js";
 import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
-import { verdictOf } from "./errors.js";
 import type { OperatorMetrics } from "./metrics.js";
-import type {
-  ChannelSource,
-  ConnectionResolver,
-  ConnectionTarget,
-  EventRecorder,
-  NatsSide,
-  NatsSyncResult,
-  WorkloadDriver,
-  WorkloadObservation,
-} from "./ports.js";
+import {
+  verdictOf,
+  type ChannelSource,
+  type ConnectionResolver,
+  type ConnectionTarget,
+  type EventRecorder,
+  type NatsSide,
+  type NatsSyncResult,
+  type WorkloadDriver,
+  type WorkloadObservation,
+} from "../ports/index.js";
 import { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
 
 export interface ReconcilerDeps {

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { API_GROUP, API_VERSION, FINALIZER, KIND, PLURAL, channelKey, type ChannelStatus, type PointToPointChannel } from "../api/types.js";
-import type { ChannelSource } from "../controller/ports.js";
+import type { ChannelSource } from "../ports/index.js";
 import { allInformers, type KubeInformers } from "./informers.js";
 import { mergePatch } from "./merge-patch.js";
 import type { ChannelObject, Deployment, HorizontalPodAutoscaler, Secret } from "./objects.js";

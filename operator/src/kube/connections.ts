@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ResolvedChannel } from "../api/resolved.js";
-import { InvalidSecretError, SecretNotFoundError } from "../controller/errors.js";
-import type { ConnectionResolver, ConnectionTarget, NatsCredentials } from "../controller/ports.js";
+import { InvalidSecretError, SecretNotFoundError } from "../ports/index.js";
+import type { ConnectionResolver, ConnectionTarget, NatsCredentials } from "../ports/index.js";
 import type { Informer } from "./informer.js";
 import type { Secret } from "./objects.js";
 

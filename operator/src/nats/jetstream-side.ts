@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConnectionTarget, NatsSide, NatsSyncResult, QueueState } from "../controller/ports.js";
+import type { ConnectionTarget, NatsSide, NatsSyncResult, QueueState } from "../ports/index.js";
 import { log as rootLog } from "../log.js";
 import {
   MOVER_CONSUMER_NAME,

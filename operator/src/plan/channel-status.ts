@@ -1,6 +1,6 @@
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ChannelStatus } from "../api/types.js";
-import type { ConditionVerdict, NatsSyncResult, WorkloadObservation } from "../controller/ports.js";
+import type { ConditionVerdict, NatsSyncResult, WorkloadObservation } from "../ports/index.js";
 import { mergeConditions, type Verdicts } from "./conditions.js";
 
 /** What one reconcile concluded, for the status it writes. */

@@ -1,5 +1,5 @@
 import type { Condition, ConditionType } from "../api/types.js";
-import type { ConditionVerdict } from "../controller/ports.js";
+import type { ConditionVerdict } from "../ports/index.js";
 
 export type Verdicts = Partial<Record<Exclude<ConditionType, "Ready">, ConditionVerdict>>;
 

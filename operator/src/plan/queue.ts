@@ -1,4 +1,4 @@
-import type { QueueState } from "../controller/ports.js";
+import type { QueueState } from "../ports/index.js";
 import type { ObservedConsumer, ObservedStream } from "./nats-model.js";
 
 /** The queue from one STREAM.INFO and one CONSUMER.INFO: lag = pending + ackPending. */

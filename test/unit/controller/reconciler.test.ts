@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import pino from "pino";
 import { ChannelReconciler } from "../../../operator/src/controller/reconciler.js";
-import { SecretNotFoundError } from "../../../operator/src/controller/errors.js";
+import { SecretNotFoundError } from "../../../operator/src/ports/index.js";
 import { KubeApiError } from "../../../operator/src/kube/rest.js";
 import type {
   ChannelSource,
@@ -12,7 +12,7 @@ import type {
   NatsSyncResult,
   WorkloadDriver,
   WorkloadObservation,
-} from "../../../operator/src/controller/ports.js";
+} from "../../../operator/src/ports/index.js";
 import type { ChannelStatus, PointToPointChannel } from "../../../operator/src/api/types.js";
 import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
 

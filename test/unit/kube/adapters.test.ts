@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidSecretError, SecretNotFoundError } from "../../../operator/src/controller/errors.js";
+import { InvalidSecretError, SecretNotFoundError } from "../../../operator/src/ports/index.js";
 import {
   KubeConnectionResolver,
   connectionId,
