@@ -13,6 +13,7 @@ import {
   LeaderElector,
   ProbeServers,
   SERVICE_ACCOUNT_DIR,
+  SecretReader,
   createInformers,
   loadKubeClientConfig,
 } from "../kube/index.js";
@@ -153,7 +154,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     source,
     nats,
     workload: new DeploymentWorkloadDriver(rest, informers, logger.child({ component: "workload" })),
-    connections: new KubeConnectionResolver({ servers: options.natsServers, credentials: natsCredentials }, informers.secrets),
+    connections: new KubeConnectionResolver({ servers: options.natsServers, credentials: natsCredentials }, new SecretReader(rest)),
     events,
     log: logger,
     metrics,

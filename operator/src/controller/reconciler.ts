@@ -6,6 +6,8 @@ import { ackPendingShortfall, composeStatus, consumerEnv, sameStatus, transition
 import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
 import type { OperatorMetrics } from "./metrics.js";
 import {
+  InvalidSecretError,
+  SecretNotFoundError,
   verdictOf,
   type ChannelSource,
   type ConnectionResolver,
@@ -103,6 +105,9 @@ export class ChannelReconciler {
       const verdict = verdictOf(err, "ConnectionInvalid");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "cannot resolve the NATS connection");
       await this.writeStatus(channel, { stream: verdict, consumer: verdict, observed: await this.safeObserve(resolved) });
+      // A missing or incomplete Secret is not watched (RBAC grants get only): look again next poll,
+      // so the channel turns Ready within one poll of the Secret being fixed.
+      if (err instanceof SecretNotFoundError || err instanceof InvalidSecretError) return { requeueAfterMs: resolved.scaling.pollIntervalMs };
       return { backoff: true };
     }
 

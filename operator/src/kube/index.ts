@@ -35,6 +35,7 @@ export {
 export { LeaderElector, microTime, type LeaderElectionOptions } from "./leader.js";
 export { mergePatch } from "./merge-patch.js";
 export type { ChannelObject, Deployment, HorizontalPodAutoscaler, Lease, Scale, Secret } from "./objects.js";
+export { SECRET_CACHE_MS, SecretReader, type SecretLookup } from "./secret-reader.js";
 export { ProbeServers, parseListenAddress, type ListenAddress, type ProbeOptions } from "./probes.js";
 export {
   KubeApiError,

@@ -257,6 +257,15 @@ describe("ChannelReconciler", () => {
     expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "SecretNotFound" });
   });
 
+  it("looks for a missing Secret again after one poll, not after a growing backoff (Secrets are not watched)", async () => {
+    const t = setup({ scaling: { pollInterval: "2s" } });
+    t.connections.missingSecret = true;
+    for (let i = 0; i < 5; i++) expect(await t.reconciler.reconcile("health/register")).toEqual({ requeueAfterMs: 2000 });
+    t.connections.missingSecret = false;
+    await t.reconciler.reconcile("health/register");
+    expect(t.condition("Ready")?.status).toBe("True");
+  });
+
   it("marks an invalid spec terminal without touching NATS or the workload", async () => {
     const t = setup({ scaling: { minReplicas: 5, maxReplicas: 2 } });
     expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
