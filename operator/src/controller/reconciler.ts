@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { resolveChannel, validateChannel } from "../api/index.js";
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ChannelStatus, PointToPointChannel } from "../api/types.js";
-import { ackPendingShortfall, composeStatus, consumerEnv, sameStatus, transitions, workloadVerdict, type StatusInput } from "../plan/index.js";
+import { FINALIZER, type PointToPointChannel } from "../api/types.js";
+import { ackPendingShortfall, consumerEnv, workloadVerdict } from "../plan/index.js";
 import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
 import type { OperatorMetrics } from "./metrics.js";
 import {
@@ -10,6 +10,7 @@ import {
   SecretNotFoundError,
   verdictOf,
   type ChannelSource,
+  type ConditionVerdict,
   type ConnectionResolver,
   type ConnectionTarget,
   type EventRecorder,
@@ -18,6 +19,7 @@ import {
   type WorkloadDriver,
   type WorkloadObservation,
 } from "../ports/index.js";
+import { StatusWriter, metricLabels, type ChannelSnapshot } from "./status-writer.js";
 import { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
 
 export interface ReconcilerDeps {
@@ -37,18 +39,6 @@ export interface ReconcilerDeps {
 /** When to come back: a delay, "after a backoff" (something failed), or not until the channel changes. */
 export type ReconcileResult = { requeueAfterMs: number } | { backoff: true } | { done: true };
 
-/** What the live view and the metrics read after each reconcile. */
-export interface ChannelSnapshot {
-  key: string;
-  /** The channel as last read (its status is the one beside, not yet this one). */
-  channel: PointToPointChannel;
-  status: ChannelStatus;
-  /** Smoothed arrival rate, messages/s, once two samples are known. */
-  rate: number | null;
-  /** Smoothed processing (ack) rate, messages/s. */
-  processingRate: number | null;
-}
-
 /**
  * reconcile(key): gather (channel, NATS, workload) -> plan (conditions, scaling) -> apply
  * (finalizer, workload, scale) -> status written once, only if it changed.
@@ -57,15 +47,26 @@ export class ChannelReconciler {
   private readonly scaling = new Map<string, ScalingState>();
   /** The last validation per channel: the spec only changes with its generation, the poll comes every few seconds. */
   private readonly validated = new Map<string, { version: string; issues: ReturnType<typeof validateChannel> }>();
-  private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
   private readonly now: () => number;
+  private readonly status: StatusWriter;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
+    this.status = new StatusWriter({
+      source: deps.source,
+      events: deps.events,
+      log: deps.log,
+      metrics: deps.metrics,
+      now: this.now,
+      ratesOf: (key) => {
+        const scaling = this.scaling.get(key);
+        return { arrival: scaling?.arrivalRatePerSec ?? null, processing: scaling?.processingRatePerSec ?? null };
+      },
+    });
   }
 
   onSnapshot(listener: (snapshot: ChannelSnapshot) => void): void {
-    this.listeners.push(listener);
+    this.status.onSnapshot(listener);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -80,7 +81,7 @@ export class ChannelReconciler {
     if (issues.length > 0) {
       const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
       if (channel.metadata.deletionTimestamp) return this.finalizeInvalid(channel, log);
-      await this.writeStatus(channel, { invalid: { status: "False", reason: "InvalidSpec", message } });
+      await this.status.write(channel, { invalid: { status: "False", reason: "InvalidSpec", message } });
       log.warn({ issues }, "channel spec is invalid; waiting for a change");
       return { done: true };
     }
@@ -92,11 +93,18 @@ export class ChannelReconciler {
 
     const policyVerdict = subjectPolicyVerdict(this.deps.subjectPolicy ?? "any", resolved);
     if (policyVerdict) {
-      await this.writeStatus(channel, { invalid: policyVerdict });
+      await this.status.write(channel, { invalid: policyVerdict });
       return { done: true };
     }
 
-    await this.deps.source.setFinalizer(channel, true);
+    try {
+      await this.deps.source.setFinalizer(channel, true);
+    } catch (err) {
+      // Without the finalizer NATS is not touched: a deletion could leave the stream behind.
+      await this.status.write(channel, { ready: phaseVerdict(err, "FinalizerFailed", `adding finalizer ${FINALIZER}`) });
+      childLog.warn({ err: (err as Error).message }, "adding the finalizer failed");
+      return { backoff: true };
+    }
 
     let target: ConnectionTarget;
     try {
@@ -104,7 +112,7 @@ export class ChannelReconciler {
     } catch (err) {
       const verdict = verdictOf(err, "ConnectionInvalid");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "cannot resolve the NATS connection");
-      await this.writeStatus(channel, { stream: verdict, consumer: verdict, observed: await this.safeObserve(resolved) });
+      await this.status.write(channel, { stream: verdict, consumer: verdict, observed: await this.safeObserve(resolved) });
       // A missing or incomplete Secret is not watched (RBAC grants get only): look again next poll,
       // so the channel turns Ready within one poll of the Secret being fixed.
       if (err instanceof SecretNotFoundError || err instanceof InvalidSecretError) return { requeueAfterMs: resolved.scaling.pollIntervalMs };
@@ -131,11 +139,11 @@ export class ChannelReconciler {
       // channel's conditions say so, and Ready's change leaves one Event, instead of a silent retry.
       const verdict = verdictOf(err, "WorkloadFailed");
       childLog.warn({ reason: verdict.reason, err: verdict.message }, "workload phase failed");
-      await this.writeStatus(channel, { stream: nats.stream, consumer: nats.consumer, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
+      await this.status.write(channel, { stream: nats.stream, consumer: nats.consumer, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
       return { backoff: true };
     }
 
-    await this.writeStatus(channel, {
+    await this.status.write(channel, {
       stream: nats.stream,
       consumer: nats.consumer,
       workload: workloadVerdict(resolved, scaled.observed),
@@ -172,8 +180,14 @@ export class ChannelReconciler {
         );
       }
     }
-    await this.deps.workload.release(resolved);
-    await this.deps.source.setFinalizer(channel, false);
+    try {
+      await this.deps.workload.release(resolved);
+      await this.deps.source.setFinalizer(channel, false);
+    } catch (err) {
+      await this.status.write(channel, { ready: phaseVerdict(err, "FinalizerFailed", `removing finalizer ${FINALIZER}`) });
+      log.warn({ err: (err as Error).message }, "finishing the deletion failed");
+      return { backoff: true };
+    }
     this.forget(resolved.key);
     log.info({ deletionPolicy: resolved.deletionPolicy }, "channel finalized");
     return { done: true };
@@ -262,38 +276,6 @@ export class ChannelReconciler {
     }
   }
 
-  /** Composes status from this reconcile's conclusions; writes only when it differs from what is stored. */
-  private async writeStatus(channel: PointToPointChannel, input: StatusInput): Promise<void> {
-    const before = channel.status ?? {};
-    const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(this.now()).toISOString(), input);
-    // One event per change of Ready (status or reason), which names the condition at fault: never one per poll.
-    for (const changed of transitions(before.conditions, status.conditions ?? [])) {
-      if (changed.type !== "Ready" || changed.reason === "Reconciling") continue;
-      this.deps.events.record(channel, changed.status === "True" ? "Normal" : "Warning", changed.reason, changed.message);
-    }
-    this.publish(channel, status);
-    if (sameStatus(before, status)) return;
-    await this.deps.source.writeStatus(channel, status);
-  }
-
-  private publish(channel: PointToPointChannel, status: ChannelStatus): void {
-    const key = `${channel.metadata.namespace ?? "default"}/${channel.metadata.name}`;
-    const scaling = this.scaling.get(key);
-    const snapshot = { key, channel, status, rate: scaling?.arrivalRatePerSec ?? null, processingRate: scaling?.processingRatePerSec ?? null };
-    const m = this.deps.metrics;
-    if (m) {
-      const labels = metricLabels(channel);
-      if (status.lag !== undefined) m.lag.set(labels, status.lag);
-      if (status.replicas !== undefined) m.replicas.set(labels, status.replicas);
-      if (status.desiredReplicas !== undefined) m.desiredReplicas.set(labels, status.desiredReplicas);
-      if (status.deadLetters !== undefined) m.deadLetters.set(labels, status.deadLetters);
-      if (snapshot.rate !== null) m.arrivalRate.set(labels, snapshot.rate);
-      if (snapshot.processingRate !== null) m.processingRate.set(labels, snapshot.processingRate);
-      m.ready.set(labels, status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 1 : 0);
-    }
-    for (const listener of this.listeners) listener(snapshot);
-  }
-
   private validate(key: string, channel: PointToPointChannel): ReturnType<typeof validateChannel> {
     const { uid, generation } = channel.metadata;
     if (uid === undefined || generation === undefined) return validateChannel(channel);
@@ -307,6 +289,7 @@ export class ChannelReconciler {
 
   private forget(key: string): void {
     this.scaling.delete(key);
+    this.status.forget(key);
     this.validated.delete(key);
     const m = this.deps.metrics;
     if (m) {
@@ -316,6 +299,8 @@ export class ChannelReconciler {
   }
 }
 
-function metricLabels(channel: PointToPointChannel): { namespace: string; name: string } {
-  return { namespace: channel.metadata.namespace ?? "default", name: channel.metadata.name };
+/** A failed phase as Ready's verdict: a typed error keeps its reason (a 403 is Forbidden, naming verb and resource). */
+function phaseVerdict(err: unknown, fallbackReason: string, doing: string): ConditionVerdict {
+  const verdict = verdictOf(err, fallbackReason);
+  return { ...verdict, message: `${doing}: ${verdict.message}` };
 }

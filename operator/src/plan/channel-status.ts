@@ -11,6 +11,8 @@ export interface StatusInput {
   consumer?: ConditionVerdict;
   workload?: ConditionVerdict;
   scaling?: ConditionVerdict;
+  /** A fault of a phase no other condition covers (the finalizer): Ready carries it as it is. */
+  ready?: ConditionVerdict;
   observed?: WorkloadObservation;
   nats?: NatsSyncResult;
   desiredReplicas?: number;
@@ -30,7 +32,7 @@ export function composeStatus(before: ChannelStatus, generation: number, nowIso:
   const status: ChannelStatus = {
     ...before,
     observedGeneration: generation,
-    conditions: mergeConditions(before.conditions, verdicts, generation, nowIso),
+    conditions: mergeConditions(before.conditions, verdicts, generation, nowIso, input.ready),
   };
   const queue = input.nats?.queue;
   if (queue) {

@@ -36,6 +36,9 @@ function channel(overrides: Partial<PointToPointChannel["spec"]> = {}, meta: Par
 class MemorySource implements ChannelSource {
   channels = new Map<string, PointToPointChannel>();
   statusWrites = 0;
+  /** Errors the finalizer patch and the status write throw, as a refused API call would. */
+  refuseFinalizer: Error | null = null;
+  refuseStatus: Error | null = null;
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   keys(): string[] {
@@ -46,11 +49,13 @@ class MemorySource implements ChannelSource {
     return ch ? structuredClone(ch) : null;
   }
   async writeStatus(ch: PointToPointChannel, status: ChannelStatus) {
+    if (this.refuseStatus) throw this.refuseStatus;
     this.statusWrites++;
     const stored = this.channels.get(`${ch.metadata.namespace}/${ch.metadata.name}`)!;
     stored.status = structuredClone(status);
   }
   async setFinalizer(ch: PointToPointChannel, present: boolean) {
+    if (this.refuseFinalizer) throw this.refuseFinalizer;
     const key = `${ch.metadata.namespace}/${ch.metadata.name}`;
     const stored = this.channels.get(key);
     if (!stored) return;
@@ -232,6 +237,53 @@ describe("ChannelReconciler", () => {
     t.workload.refuse = null;
     expect(await t.reconciler.reconcile("health/register")).toEqual({ requeueAfterMs: 1000 });
     expect(t.condition("Ready")?.status).toBe("True");
+  });
+
+  it("turns a refused finalizer patch into Ready=False naming verb and resource, with one Event, and leaves NATS untouched", async () => {
+    const t = setup();
+    const forbidden = 'pointtopointchannels.messaging.p2p.dev "register" is forbidden: User "system:serviceaccount:p2p:p2p-operator" cannot patch resource "pointtopointchannels" in API group "messaging.p2p.dev" in the namespace "health"';
+    t.source.refuseFinalizer = new KubeApiError(403, "Forbidden", forbidden);
+    t.nats.lag = 5;
+    for (let i = 0; i < 3; i++) {
+      expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+      t.tick(1000);
+    }
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "Forbidden" });
+    expect(t.condition("Ready")?.message).toBe(`adding finalizer messaging.p2p.dev/nats-cleanup: ${forbidden}`);
+    expect(t.events.list.filter((e) => e.startsWith("Warning Forbidden"))).toHaveLength(1);
+    expect(t.workload.exists).toBe(false);
+
+    t.source.refuseFinalizer = null;
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ requeueAfterMs: 1000 });
+    expect(t.condition("Ready")?.status).toBe("True");
+  });
+
+  it("turns a refused finalizer removal on deletion into Ready=False, and finishes once it is allowed", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.metadata.deletionTimestamp = new Date(Date.parse("2026-01-01T00:00:00Z")).toISOString();
+    t.source.refuseFinalizer = new KubeApiError(403, "Forbidden", 'cannot update resource "pointtopointchannels"');
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "Forbidden", message: 'removing finalizer messaging.p2p.dev/nats-cleanup: cannot update resource "pointtopointchannels"' });
+    t.source.refuseFinalizer = null;
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.source.channels.has("health/register")).toBe(false);
+  });
+
+  it("records one StatusWriteFailed Event per cause when status cannot be written, not one per retry", async () => {
+    const t = setup();
+    const forbidden = 'cannot patch resource "pointtopointchannels/status" in API group "messaging.p2p.dev"';
+    t.source.refuseStatus = new KubeApiError(403, "Forbidden", forbidden);
+    for (let i = 0; i < 3; i++) {
+      await expect(t.reconciler.reconcile("health/register")).rejects.toThrow(forbidden);
+      t.tick(1000);
+    }
+    expect(t.events.list).toEqual([`Warning StatusWriteFailed writing status failed (Forbidden): ${forbidden}`]);
+
+    t.source.refuseStatus = null;
+    await t.reconciler.reconcile("health/register");
+    expect(t.condition("Ready")?.status).toBe("True");
+    expect(t.events.list.filter((e) => e.startsWith("Normal Ready"))).toHaveLength(1);
   });
 
   it("writes status only when it changed", async () => {
