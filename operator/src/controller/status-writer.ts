@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { channelKey, type ChannelStatus, type PointToPointChannel } from "../api/types.js";
-import { composeStatus, sameStatus, transitions, type StatusInput } from "../plan/index.js";
+import { composeStatus, statusWriteDue, transitions, type StatusInput } from "../plan/index.js";
 import { verdictOf, type ChannelSource, type EventRecorder } from "../ports/index.js";
 import type { OperatorMetrics } from "./metrics.js";
 
@@ -28,7 +28,8 @@ export interface StatusWriterDeps {
 
 /**
  * The status phase of a reconcile: composes the next status, publishes it to the metrics and the
- * live view, and writes it only when it differs from the stored one. Ready's changes become one
+ * live view at every poll, and writes it only when statusWriteDue says a person would see a
+ * difference (a condition or replica change at once; the lag alone on a budget). Ready's changes become one
  * Event each once they are stored. A refused write (a 403 names the verb and the resource) cannot
  * land in status, so it becomes one Warning Event per cause (not one per retry) and an error for
  * the controller's backoff.
@@ -36,6 +37,8 @@ export interface StatusWriterDeps {
 export class StatusWriter {
   /** The cause of each channel's last failed write, so a repeated failure records no new Event. */
   private readonly failing = new Map<string, string>();
+  /** When each channel's status was last written, for the readings budget (statusWriteDue). */
+  private readonly lastWriteMs = new Map<string, number>();
   private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
 
   constructor(private readonly deps: StatusWriterDeps) {}
@@ -48,8 +51,9 @@ export class StatusWriter {
     const before = channel.status ?? {};
     const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(this.deps.now()).toISOString(), input);
     this.publish(channel, status);
-    if (sameStatus(before, status)) return;
     const key = channelKey(channel.metadata);
+    const nowMs = this.deps.now();
+    if (!statusWriteDue(before, status, this.lastWriteMs.get(key) ?? null, nowMs)) return;
     try {
       await this.deps.source.writeStatus(channel, status);
     } catch (err) {
@@ -63,6 +67,7 @@ export class StatusWriter {
       throw err;
     }
     this.failing.delete(key);
+    this.lastWriteMs.set(key, nowMs);
     // One event per stored change of Ready (status or reason), naming the condition at fault.
     for (const changed of transitions(before.conditions, status.conditions ?? [])) {
       if (changed.type !== "Ready" || changed.reason === "Reconciling") continue;
@@ -72,6 +77,7 @@ export class StatusWriter {
 
   forget(key: string): void {
     this.failing.delete(key);
+    this.lastWriteMs.delete(key);
   }
 
   private publish(channel: PointToPointChannel, status: ChannelStatus): void {
