@@ -159,6 +159,7 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     log: logger,
     metrics,
     subjectPolicy: options.subjectPolicy,
+    statusBudget: true,
   });
   const controller = new Controller({ source, reconciler, log: logger.child({ component: "controller" }), metrics, workers: 4 });
 

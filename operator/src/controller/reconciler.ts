@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   subjectPolicy?: SubjectPolicy;
+  /** Write lag-only status changes on a budget (the Kubernetes API); see statusWriteDue. */
+  statusBudget?: boolean;
   now?: () => number;
   /** How long a deleted channel waits for an unreachable NATS server before its finalizer is dropped anyway. */
   deletionGiveUpMs?: number;
@@ -58,6 +60,7 @@ export class ChannelReconciler {
       log: deps.log,
       metrics: deps.metrics,
       now: this.now,
+      budget: deps.statusBudget ?? false,
       ratesOf: (key) => {
         const scaling = this.scaling.get(key);
         return { arrival: scaling?.arrivalRatePerSec ?? null, processing: scaling?.processingRatePerSec ?? null };

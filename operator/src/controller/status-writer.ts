@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { channelKey, type ChannelStatus, type PointToPointChannel } from "../api/types.js";
-import { composeStatus, statusWriteDue, transitions, type StatusInput } from "../plan/index.js";
+import { composeStatus, sameStatus, statusWriteDue, transitions, type StatusInput } from "../plan/index.js";
 import { verdictOf, type ChannelSource, type EventRecorder } from "../ports/index.js";
 import type { OperatorMetrics } from "./metrics.js";
 
@@ -22,6 +22,11 @@ export interface StatusWriterDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   now: () => number;
+  /**
+   * Write lag-only changes on a budget (statusWriteDue): on for the Kubernetes API, where every
+   * write costs the apiserver and etcd; off in local mode, where status is a file.
+   */
+  budget: boolean;
   /** The channel's smoothed rates, for the snapshot. */
   ratesOf: (key: string) => { arrival: number | null; processing: number | null };
 }
@@ -53,7 +58,8 @@ export class StatusWriter {
     this.publish(channel, status);
     const key = channelKey(channel.metadata);
     const nowMs = this.deps.now();
-    if (!statusWriteDue(before, status, this.lastWriteMs.get(key) ?? null, nowMs)) return;
+    const due = this.deps.budget ? statusWriteDue(before, status, this.lastWriteMs.get(key) ?? null, nowMs) : !sameStatus(before, status);
+    if (!due) return;
     try {
       await this.deps.source.writeStatus(channel, status);
     } catch (err) {

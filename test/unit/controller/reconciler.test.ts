@@ -135,7 +135,7 @@ class Events implements EventRecorder {
   }
 }
 
-function setup(spec?: Partial<PointToPointChannel["spec"]>) {
+function setup(spec?: Partial<PointToPointChannel["spec"]>, options: { statusBudget?: boolean } = {}) {
   const source = new MemorySource();
   source.channels.set("health/register", channel(spec));
   const nats = new FakeNats();
@@ -151,6 +151,7 @@ function setup(spec?: Partial<PointToPointChannel["spec"]>) {
     events,
     log: pino({ level: "silent" }),
     now: () => now,
+    statusBudget: options.statusBudget,
   });
   const tick = (ms: number) => (now += ms);
   const status = () => source.channels.get("health/register")?.status;
@@ -295,6 +296,26 @@ describe("ChannelReconciler", () => {
     t.tick(1000);
     await t.reconciler.reconcile("health/register");
     expect(t.source.statusWrites).toBe(writes);
+  });
+
+  it("on a status budget, writes a moving lag at most once per 10 s, and a scale at once", async () => {
+    const t = setup({ scaling: { minReplicas: 1, maxReplicas: 10, targetLagPerReplica: 10_000 } }, { statusBudget: true });
+    await t.reconciler.reconcile("health/register");
+    const writes = t.source.statusWrites;
+    // 30 polls a second apart, the lag jumping between 0 and 50 x i: without a budget, 30 writes.
+    for (let i = 1; i <= 30; i++) {
+      t.nats.lag = i % 2 === 0 ? 0 : 50 * i;
+      t.nats.lastSeq += 50;
+      t.tick(1000);
+      await t.reconciler.reconcile("health/register");
+    }
+    expect(t.workload.replicas).toBe(1);
+    expect(t.source.statusWrites - writes).toBe(2);
+    t.nats.lag = 50_000;
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.workload.replicas).toBe(5);
+    expect(t.status()).toMatchObject({ lag: 50_000, replicas: 5, desiredReplicas: 5 });
   });
 
   it("emits a Warning once per cause, not once per poll", async () => {

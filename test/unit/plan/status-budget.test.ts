@@ -8,7 +8,7 @@ const base: ChannelStatus = {
   conditions: ready,
   lag: 100,
   stream: { name: "s", messages: 100, bytes: 1000, firstSeq: 1, lastSeq: 100 },
-  consumer: { name: "c", pending: 90, ackPending: 10, redelivered: 0, waiting: 1 },
+  consumer: { name: "c", pending: 90, ackPending: 10, redelivered: 0, waiting: 1, paused: false },
   replicas: 1,
   desiredReplicas: 1,
 };
@@ -28,6 +28,9 @@ describe("statusWriteDue", () => {
     ["desired replicas changed", { ...base, desiredReplicas: 3 }, 0, 1, true],
     ["a scale decision", { ...base, lastScaleTime: "t1", lastScaleReason: "lag 420 > 3 x 100" }, 0, 1, true],
     ["dead letters changed", { ...base, deadLetters: 1 }, 0, 1, true],
+    ["a condition's reason changed", { ...base, conditions: [{ ...ready[0]!, reason: "Other" }] }, 0, 1, true],
+    ["only a condition's message changed, soon after the last write", { ...base, conditions: [{ ...ready[0]!, message: "lag 120" }] }, 0, long - 1, false],
+    ["only a condition's message changed, long after the last write", { ...base, conditions: [{ ...ready[0]!, message: "lag 120" }] }, 0, long, true],
     ["only counters moved, lag the same", readings(100, 5000), 0, long, false],
     ["lag moved by 10%", readings(110), 0, long, false],
     ["lag moved by 50%, long after the last write", readings(150), 0, long, true],
