@@ -12,6 +12,8 @@ export type {
   NatsCredentials,
   NatsSide,
   NatsSyncResult,
+  QueueRead,
+  QueueReading,
   QueueState,
   WorkloadDriver,
   WorkloadObservation,

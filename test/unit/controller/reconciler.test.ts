@@ -10,6 +10,8 @@ import type {
   EventRecorder,
   NatsSide,
   NatsSyncResult,
+  QueueRead,
+  QueueReading,
   WorkloadDriver,
   WorkloadObservation,
 } from "../../../operator/src/ports/index.js";
@@ -86,6 +88,14 @@ class FakeNats implements NatsSide {
       deadLetters: null,
       server: null,
     };
+  }
+  async readQueues(reads: readonly QueueRead[]): Promise<Map<string, QueueReading | Error>> {
+    const out = new Map<string, QueueReading | Error>();
+    for (const { channel } of reads) {
+      if (this.fail) out.set(channel.key, this.fail);
+      else out.set(channel.key, { queue: (await this.sync()).queue, deadLetters: null });
+    }
+    return out;
   }
   async finalize(ch: ResolvedChannel): Promise<void> {
     if (this.fail) throw this.fail;
