@@ -160,8 +160,16 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     metrics,
     subjectPolicy: options.subjectPolicy,
     statusBudget: true,
+    pollLoop: true,
   });
-  const controller = new Controller({ source, reconciler, log: logger.child({ component: "controller" }), metrics, workers: 4 });
+  const controller = new Controller({
+    source,
+    reconciler,
+    log: logger.child({ component: "controller" }),
+    metrics,
+    workers: 4,
+    poll: { channels: reconciler, nats },
+  });
 
   let stopping = false;
   let lostLease = false;

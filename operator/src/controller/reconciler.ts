@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { resolveChannel, validateChannel } from "../api/index.js";
 import type { ResolvedChannel } from "../api/resolved.js";
@@ -16,10 +17,13 @@ import {
   type EventRecorder,
   type NatsSide,
   type NatsSyncResult,
+  type QueueRead,
+  type QueueReading,
   type WorkloadDriver,
   type WorkloadObservation,
 } from "../ports/index.js";
 import { StatusWriter, metricLabels, type ChannelSnapshot } from "./status-writer.js";
+import { jitter } from "./work-queue.js";
 import { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
 
 export interface ReconcilerDeps {
@@ -31,12 +35,20 @@ export interface ReconcilerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   subjectPolicy?: SubjectPolicy;
+  /**
+   * Hand a reconciled channel to the queue poller (duePolls/poll) instead of reconciling it again
+   * every pollInterval: the spec reconcile then runs on watch events and the resync only.
+   */
+  pollLoop?: boolean;
   /** Write lag-only status changes on a budget (the Kubernetes API); see statusWriteDue. */
   statusBudget?: boolean;
   now?: () => number;
   /** How long a deleted channel waits for an unreachable NATS server before its finalizer is dropped anyway. */
   deletionGiveUpMs?: number;
 }
+
+/** What the workload and status phases read of the NATS side. */
+type QueueReadings = Pick<NatsSyncResult, "queue" | "deadLetters" | "server">;
 
 /** When to come back: a delay, "after a backoff" (something failed), or not until the channel changes. */
 export type ReconcileResult = { requeueAfterMs: number } | { backoff: true } | { done: true };
@@ -51,6 +63,9 @@ export class ChannelReconciler {
   private readonly validated = new Map<string, { version: string; issues: ReturnType<typeof validateChannel> }>();
   private readonly now: () => number;
   private readonly status: StatusWriter;
+  /** Channels the queue poller reads, as their last successful spec reconcile left them. */
+  private readonly polls = new Map<string, { channel: ResolvedChannel; target: ConnectionTarget; nextMs: number }>();
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
@@ -133,22 +148,73 @@ export class ChannelReconciler {
       nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null, server: null };
     }
 
+    const workloadOk = await this.lock(key, () => this.workloadAndStatus(channel, resolved, target, nats, { stream: nats.stream, consumer: nats.consumer }, childLog));
+    if (!workloadOk) return { backoff: true };
+    if (natsFailed) return { backoff: true };
+    if (!this.deps.pollLoop) return { requeueAfterMs: resolved.scaling.pollIntervalMs };
+    // The queue poller takes it from here, every pollInterval; the spec comes back on a watch event or the resync.
+    this.polls.set(key, { channel: resolved, target, nextMs: this.now() + resolved.scaling.pollIntervalMs });
+    return { done: true };
+  }
+
+  /** The channels whose pollInterval has come round; each is not due again until its next interval. */
+  duePolls(nowMs: number): QueueRead[] {
+    const due: QueueRead[] = [];
+    for (const entry of this.polls.values()) {
+      if (entry.nextMs > nowMs) continue;
+      entry.nextMs = nowMs + jitter(entry.channel.scaling.pollIntervalMs);
+      due.push({ channel: entry.channel, target: entry.target });
+    }
+    return due;
+  }
+
+  /**
+   * One poll of the queue loop: scale and publish from a bulk reading, with the channel as the
+   * last spec reconcile left it. A missing stream or consumer, a failed read or a changed spec
+   * goes back to the spec reconcile ("respec"), which repairs and reports it.
+   */
+  async poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec"> {
+    const entry = this.polls.get(key);
+    const channel = await this.deps.source.get(key);
+    if (!entry || !channel || channel.metadata.deletionTimestamp || reading instanceof Error || !reading.queue) {
+      this.polls.delete(key);
+      return "respec";
+    }
+    const fresh = resolveChannel(channel);
+    if (!isDeepStrictEqual(fresh, entry.channel)) {
+      this.polls.delete(key);
+      return "respec";
+    }
+    const log = this.deps.log.child({ namespace: channel.metadata.namespace, name: channel.metadata.name, stream: fresh.stream.name, consumer: fresh.consumer.name });
+    const ok = await this.lock(key, () => this.workloadAndStatus(channel, fresh, entry.target, { ...reading, server: null }, {}, log));
+    if (ok) return "ok";
+    this.polls.delete(key);
+    return "respec";
+  }
+
+  /** Workload, scaling and status from a queue reading; false when the workload or scale phase failed (its conditions say why). */
+  private async workloadAndStatus(
+    channel: PointToPointChannel,
+    resolved: ResolvedChannel,
+    target: ConnectionTarget,
+    nats: QueueReadings,
+    verdicts: { stream?: ConditionVerdict; consumer?: ConditionVerdict },
+    log: Logger,
+  ): Promise<boolean> {
     let scaled: Awaited<ReturnType<ChannelReconciler["scale"]>>;
     try {
       const observed = await this.applyWorkload(resolved, target, nats);
-      scaled = await this.scale(channel, resolved, nats, observed, childLog);
+      scaled = await this.scale(channel, resolved, nats, observed, log);
     } catch (err) {
       // A refused write (403 names the verb and resource), a missing kind, a server error: the
       // channel's conditions say so, and Ready's change leaves one Event, instead of a silent retry.
       const verdict = verdictOf(err, "WorkloadFailed");
-      childLog.warn({ reason: verdict.reason, err: verdict.message }, "workload phase failed");
-      await this.status.write(channel, { stream: nats.stream, consumer: nats.consumer, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
-      return { backoff: true };
+      log.warn({ reason: verdict.reason, err: verdict.message }, "workload phase failed");
+      await this.status.write(channel, { ...verdicts, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
+      return false;
     }
-
     await this.status.write(channel, {
-      stream: nats.stream,
-      consumer: nats.consumer,
+      ...verdicts,
       workload: workloadVerdict(resolved, scaled.observed),
       scaling: scaled.verdict,
       observed: scaled.observed,
@@ -156,8 +222,23 @@ export class ChannelReconciler {
       desiredReplicas: scaled.desired,
       lastScale: scaled.lastScale,
     });
-    if (natsFailed) return { backoff: true };
-    return { requeueAfterMs: resolved.scaling.pollIntervalMs };
+    return true;
+  }
+
+  /** Runs fn after any other holder of the key's lock: a poll and a spec reconcile of one channel never interleave. */
+  private async lock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    }
   }
 
   private async finalize(channel: PointToPointChannel, resolved: ResolvedChannel, log: Logger): Promise<ReconcileResult> {
@@ -210,7 +291,7 @@ export class ChannelReconciler {
     return this.finalize(channel, resolved, log);
   }
 
-  private async applyWorkload(resolved: ResolvedChannel, target: ConnectionTarget, nats: NatsSyncResult): Promise<WorkloadObservation> {
+  private async applyWorkload(resolved: ResolvedChannel, target: ConnectionTarget, nats: QueueReadings): Promise<WorkloadObservation> {
     const observed = await this.deps.workload.observe(resolved);
     if (resolved.workload.kind !== "template" || observed.blocked) return observed;
     // A new workload starts at what the policy would pick for the current lag; an existing one keeps its count.
@@ -224,7 +305,7 @@ export class ChannelReconciler {
   private async scale(
     channel: PointToPointChannel,
     resolved: ResolvedChannel,
-    nats: NatsSyncResult,
+    nats: QueueReadings,
     observed: WorkloadObservation,
     log: Logger,
   ) {
@@ -292,6 +373,7 @@ export class ChannelReconciler {
 
   private forget(key: string): void {
     this.scaling.delete(key);
+    this.polls.delete(key);
     this.status.forget(key);
     this.validated.delete(key);
     const m = this.deps.metrics;

@@ -14,7 +14,7 @@ export interface StatusInput {
   /** A fault of a phase no other condition covers (the finalizer): Ready carries it as it is. */
   ready?: ConditionVerdict;
   observed?: WorkloadObservation;
-  nats?: NatsSyncResult;
+  nats?: Pick<NatsSyncResult, "queue" | "deadLetters" | "server"> & Partial<NatsSyncResult>;
   desiredReplicas?: number;
   lastScale?: { time: string; reason: string } | null;
 }

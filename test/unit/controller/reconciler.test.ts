@@ -145,7 +145,7 @@ class Events implements EventRecorder {
   }
 }
 
-function setup(spec?: Partial<PointToPointChannel["spec"]>, options: { statusBudget?: boolean } = {}) {
+function setup(spec?: Partial<PointToPointChannel["spec"]>, options: { statusBudget?: boolean; pollLoop?: boolean } = {}) {
   const source = new MemorySource();
   source.channels.set("health/register", channel(spec));
   const nats = new FakeNats();
@@ -162,6 +162,7 @@ function setup(spec?: Partial<PointToPointChannel["spec"]>, options: { statusBud
     log: pino({ level: "silent" }),
     now: () => now,
     statusBudget: options.statusBudget,
+    pollLoop: options.pollLoop,
   });
   const tick = (ms: number) => (now += ms);
   const status = () => source.channels.get("health/register")?.status;
@@ -326,6 +327,39 @@ describe("ChannelReconciler", () => {
     await t.reconciler.reconcile("health/register");
     expect(t.workload.replicas).toBe(5);
     expect(t.status()).toMatchObject({ lag: 50_000, replicas: 5, desiredReplicas: 5 });
+  });
+
+  it("with the poll loop, hands a reconciled channel to the poller, which scales from bulk readings every pollInterval", async () => {
+    const t = setup({ scaling: { pollInterval: "2s", targetLagPerReplica: 100, maxReplicas: 10 } }, { pollLoop: true });
+    const now = () => Date.parse("2026-01-01T00:00:00Z");
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.reconciler.duePolls(now())).toEqual([]);
+    t.tick(2000);
+    const due = t.reconciler.duePolls(now() + 2000);
+    expect(due.map((d) => d.channel.key)).toEqual(["health/register"]);
+    expect(t.reconciler.duePolls(now() + 2000)).toEqual([]);
+
+    t.nats.lag = 420;
+    t.nats.lastSeq = 420;
+    const readings = await t.nats.readQueues(due);
+    expect(await t.reconciler.poll("health/register", readings.get("health/register")!)).toBe("ok");
+    expect(t.workload.replicas).toBe(5);
+    expect(t.status()).toMatchObject({ lag: 420, replicas: 5, desiredReplicas: 5 });
+  });
+
+  it("with the poll loop, sends a channel back to the spec reconcile when its stream is gone, its read failed or its spec changed", async () => {
+    const t = setup({}, { pollLoop: true });
+    await t.reconciler.reconcile("health/register");
+    expect(await t.reconciler.poll("health/register", { queue: null, deadLetters: null })).toBe("respec");
+    expect(await t.reconciler.poll("health/register", { queue: null, deadLetters: null })).toBe("respec");
+
+    await t.reconciler.reconcile("health/register");
+    expect(await t.reconciler.poll("health/register", new Error("NATS at nats://127.0.0.1:4222 is unreachable"))).toBe("respec");
+
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.spec.scaling = { maxReplicas: 7 };
+    const reading = (await t.nats.readQueues([])).get("x") ?? { queue: (await t.nats.sync()).queue, deadLetters: null };
+    expect(await t.reconciler.poll("health/register", reading)).toBe("respec");
   });
 
   it("emits a Warning once per cause, not once per poll", async () => {
