@@ -40,7 +40,7 @@ Every flag can also be set from the environment variable in brackets.
   --subject-policy POLICY   any | namespaced: subjects must start with "<namespace>." [SUBJECT_POLICY] (default any)
   --log-level LEVEL         trace | debug | info | warn | error [LOG_LEVEL] (default info)
   --kubeconfig FILE         kubeconfig to use [KUBECONFIG] (default: in-cluster, else ~/.kube/config;
-                            token, tokenFile or client-certificate users: no exec or auth-provider)
+                            token, tokenFile, client-certificate or exec plugin users; no auth-provider)
   -h, --help                show this help
 `;
 

@@ -20,6 +20,7 @@ export {
   type CredentialMount,
 } from "./deployment.js";
 export { EventAggregator, KubeEventRecorder, type EventDecision, type EventIdentity } from "./events.js";
+export { EXEC_API_VERSIONS, EXEC_TIMEOUT_MS, ExecCredentialError, credentialFrom, execCredentialSource, parseExecPlugin, type ExecCredentialSource, type ExecPlugin } from "./exec-credential.js";
 export { Informer, type InformerHandlers, type InformerOptions } from "./informer.js";
 export { createInformers, type InformerSettings, type KubeInformers } from "./informers.js";
 export {
