@@ -1,10 +1,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
-import { JetStreamSide } from "../../../operator/src/nats/index.js";
 import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
-import { NatsServerProcess } from "../../support/nats-server.js";
-import { admin, testLog, waitFor, type Admin } from "./helpers.js";
+import { nakUntilMaxDeliveries, useSideTestEnv, waitFor } from "./helpers.js";
 
 // The identity the bulk lag read rests on: on a work-queue stream with one consumer, acked and
 // terminated messages are deleted, so the stream's message count is the consumer's pending plus
@@ -12,21 +10,7 @@ import { admin, testLog, waitFor, type Admin } from "./helpers.js";
 // redeliveries and terms; and where it does not hold: a message that ran out of deliveries stays
 // in the stream until the dead-letter mover takes it (for ever without dead letters).
 
-let server: NatsServerProcess;
-let adm: Admin;
-let side: JetStreamSide;
-
-beforeAll(async () => {
-  server = await NatsServerProcess.start();
-  adm = await admin(server.url);
-  side = new JetStreamSide({ log: testLog, mover: { expiresMs: 1_000, retryMs: 200 } });
-});
-
-afterAll(async () => {
-  await side?.close();
-  await adm?.close();
-  await server?.stop();
-});
+const env = useSideTestEnv({ mover: { expiresMs: 1_000, retryMs: 200 } });
 
 const MAX_DELIVER = 3;
 
@@ -41,14 +25,14 @@ function channelWith(deadLetters: boolean): ResolvedChannel {
 
 /** messages - (pending + ackPending), read straight from STREAM.INFO and CONSUMER.INFO. */
 async function gap(ch: ResolvedChannel): Promise<{ messages: number; pending: number; ackPending: number; gap: number }> {
-  await adm.nc.flush();
-  const [si, ci] = await Promise.all([adm.jsm.streams.info(ch.stream.name), adm.jsm.consumers.info(ch.stream.name, ch.consumer.name)]);
+  await env.adm.nc.flush();
+  const [si, ci] = await Promise.all([env.adm.jsm.streams.info(ch.stream.name), env.adm.jsm.consumers.info(ch.stream.name, ch.consumer.name)]);
   const { messages } = si.state;
   return { messages, pending: ci.num_pending, ackPending: ci.num_ack_pending, gap: messages - ci.num_pending - ci.num_ack_pending };
 }
 
 async function pull(ch: ResolvedChannel, n: number): Promise<JsMsg[]> {
-  const consumer = await adm.js.consumers.get(ch.stream.name, ch.consumer.name);
+  const consumer = await env.adm.js.consumers.get(ch.stream.name, ch.consumer.name);
   const got: JsMsg[] = [];
   while (got.length < n) {
     const m = await consumer.next({ expires: 1_000 });
@@ -57,30 +41,15 @@ async function pull(ch: ResolvedChannel, n: number): Promise<JsMsg[]> {
   return got;
 }
 
-/** Naks `poison` at every delivery and acks the rest, until a pull comes back empty after the last delivery. */
 async function exhaust(ch: ResolvedChannel, poison: string): Promise<void> {
-  const consumer = await adm.js.consumers.get(ch.stream.name, ch.consumer.name);
-  let deliveries = 0;
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const m = await consumer.next({ expires: 1_000 });
-    if (!m) {
-      if (deliveries >= MAX_DELIVER) return;
-      continue;
-    }
-    if (m.string() === poison) {
-      deliveries = m.info.deliveryCount;
-      m.nak();
-    } else await m.ackAck();
-  }
-  throw new Error(`${poison} was delivered ${deliveries} times, not ${MAX_DELIVER}`);
+  expect(await nakUntilMaxDeliveries(env.adm, ch, poison, MAX_DELIVER)).toBe(MAX_DELIVER);
 }
 
 describe("messages == pending + ackPending on a work-queue stream", () => {
   it("holds through deliveries, acks, naks, ackWait redeliveries and terms", async () => {
     const ch = channelWith(false);
-    await side.sync(ch, natsTarget(server.url));
-    for (let i = 0; i < 10; i++) await adm.js.publish(ch.stream.subjects[0]!, `m${i}`);
+    await env.side.sync(ch, natsTarget(env.server.url));
+    for (let i = 0; i < 10; i++) await env.adm.js.publish(ch.stream.subjects[0]!, `m${i}`);
     expect(await gap(ch)).toEqual({ messages: 10, pending: 10, ackPending: 0, gap: 0 });
 
     const [a, b, c, d, e] = await pull(ch, 5);
@@ -108,23 +77,23 @@ describe("messages == pending + ackPending on a work-queue stream", () => {
 
   it("does not hold for a message that ran out of deliveries until the dead-letter mover takes it", async () => {
     const ch = channelWith(true);
-    await side.sync(ch, natsTarget(server.url));
-    await adm.js.publish(ch.stream.subjects[0]!, "poison");
-    await adm.js.publish(ch.stream.subjects[0]!, "fine");
+    await env.side.sync(ch, natsTarget(env.server.url));
+    await env.adm.js.publish(ch.stream.subjects[0]!, "poison");
+    await env.adm.js.publish(ch.stream.subjects[0]!, "fine");
     // Stop the mover first, to see the state it repairs.
-    await side.mover(ch.key)!.stop();
+    await env.side.mover(ch.key)!.stop();
     await exhaust(ch, "poison");
     expect(await gap(ch)).toEqual({ messages: 1, pending: 0, ackPending: 0, gap: 1 });
 
-    await side.sync(ch, natsTarget(server.url)); // starts the mover again; it takes the advisory
+    await env.side.sync(ch, natsTarget(env.server.url)); // starts the mover again; it takes the advisory
     await waitFor("the dead-letter move", async () => (await gap(ch)).messages === 0);
     expect(await gap(ch)).toEqual({ messages: 0, pending: 0, ackPending: 0, gap: 0 });
   });
 
   it("does not hold, for good, for a message that ran out of deliveries on a channel without dead letters", async () => {
     const ch = channelWith(false);
-    await side.sync(ch, natsTarget(server.url));
-    await adm.js.publish(ch.stream.subjects[0]!, "poison");
+    await env.side.sync(ch, natsTarget(env.server.url));
+    await env.adm.js.publish(ch.stream.subjects[0]!, "poison");
     await exhaust(ch, "poison");
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await gap(ch)).toEqual({ messages: 1, pending: 0, ackPending: 0, gap: 1 });

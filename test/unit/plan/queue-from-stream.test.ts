@@ -1,26 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { ObservedStream } from "../../../operator/src/plan/index.js";
-import { queueStateFromStream } from "../../../operator/src/plan/index.js";
+import { capabilitiesOf, desiredWorkStream, queueStateFromStream } from "../../../operator/src/plan/index.js";
+import { makeResolvedChannel } from "../../support/channels.js";
 
 function stream(retention: "workqueue" | "limits", messages: number, consumerCount: number): ObservedStream {
-  return {
-    settings: {
-      name: "health_register",
-      description: "",
-      subjects: ["health.register"],
-      retention,
-      storage: "file",
-      replicas: 1,
-      maxAgeMs: 0,
-      maxMsgs: -1,
-      maxBytes: -1,
-      maxMsgSize: -1,
-      discard: "new",
-      duplicateWindowMs: 120_000,
-      metadata: null,
-    },
-    state: { messages, bytes: messages * 10, firstSeq: 41, lastSeq: 40 + messages, consumerCount },
-  } as ObservedStream;
+  const settings = desiredWorkStream(makeResolvedChannel({ namespace: "health", name: "register" }), capabilitiesOf("2.10.0"));
+  return { settings: { ...settings, retention }, state: { messages, bytes: messages * 10, firstSeq: 41, lastSeq: 40 + messages, consumerCount } };
 }
 
 describe("queueStateFromStream", () => {
