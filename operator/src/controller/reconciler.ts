@@ -23,7 +23,6 @@ import {
   type WorkloadObservation,
 } from "../ports/index.js";
 import { StatusWriter, metricLabels, type ChannelSnapshot } from "./status-writer.js";
-import { jitter } from "./work-queue.js";
 import { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
 
 export interface ReconcilerDeps {
@@ -157,12 +156,19 @@ export class ChannelReconciler {
     return { done: true };
   }
 
-  /** The channels whose pollInterval has come round; each is not due again until its next interval. */
+  /**
+   * The channels to poll now. Once any channel is due, every channel within half its pollInterval
+   * of being due comes along, so the channels fall into one bulk read per interval instead of
+   * one per tick; none is polled later than its interval, or more often than twice per interval.
+   */
   duePolls(nowMs: number): QueueRead[] {
+    const entries = [...this.polls.values()];
+    if (!entries.some((e) => e.nextMs <= nowMs)) return [];
     const due: QueueRead[] = [];
-    for (const entry of this.polls.values()) {
-      if (entry.nextMs > nowMs) continue;
-      entry.nextMs = nowMs + jitter(entry.channel.scaling.pollIntervalMs);
+    for (const entry of entries) {
+      const intervalMs = entry.channel.scaling.pollIntervalMs;
+      if (entry.nextMs > nowMs + intervalMs / 2) continue;
+      entry.nextMs = nowMs + intervalMs;
       due.push({ channel: entry.channel, target: entry.target });
     }
     return due;

@@ -347,6 +347,29 @@ describe("ChannelReconciler", () => {
     expect(t.status()).toMatchObject({ lag: 420, replicas: 5, desiredReplicas: 5 });
   });
 
+  it("with the poll loop, gathers channels reconciled at different times into one bulk read per interval", async () => {
+    const t = setup({ scaling: { pollInterval: "2s" } }, { pollLoop: true });
+    const other = structuredClone(t.source.channels.get("health/register")!);
+    other.metadata = { ...other.metadata, name: "other", uid: "u-2" };
+    other.spec.subjects = ["health.other"];
+    t.source.channels.set("health/other", other);
+    const start = Date.parse("2026-01-01T00:00:00Z");
+    await t.reconciler.reconcile("health/register");
+    t.tick(700);
+    await t.reconciler.reconcile("health/other");
+    const batches: string[][] = [];
+    for (let at = start + 250; at <= start + 8_000; at += 250) {
+      const due = t.reconciler.duePolls(at);
+      if (due.length > 0) batches.push(due.map((d) => `${at - start}:${d.channel.key}`));
+    }
+    expect(batches).toEqual([
+      ["2000:health/register", "2000:health/other"],
+      ["4000:health/register", "4000:health/other"],
+      ["6000:health/register", "6000:health/other"],
+      ["8000:health/register", "8000:health/other"],
+    ]);
+  });
+
   it("with the poll loop, sends a channel back to the spec reconcile when its stream is gone, its read failed or its spec changed", async () => {
     const t = setup({}, { pollLoop: true });
     await t.reconciler.reconcile("health/register");
