@@ -46,6 +46,13 @@ export interface ReconcilerDeps {
   deletionGiveUpMs?: number;
 }
 
+/**
+ * With the queue loop, how long a spec reconcile (a resync, a Deployment event) may reuse the
+ * last NATS sync instead of reading stream and consumer again, while polls keep succeeding:
+ * deletions on the server come back within a poll, edits to their config within this.
+ */
+export const NATS_RESYNC_MS = 5 * 60_000;
+
 /** What the workload and status phases read of the NATS side. */
 type QueueReadings = Pick<NatsSyncResult, "queue" | "deadLetters" | "server">;
 
@@ -63,7 +70,9 @@ export class ChannelReconciler {
   private readonly now: () => number;
   private readonly status: StatusWriter;
   /** Channels the queue poller reads, as their last successful spec reconcile left them. */
-  private readonly polls = new Map<string, { channel: ResolvedChannel; target: ConnectionTarget; nextMs: number }>();
+  private readonly polls = new Map<string, { channel: ResolvedChannel; target: ConnectionTarget; nextMs: number; last?: QueueReading }>();
+  /** Each channel's last successful NATS sync, reused by spec reconciles within NATS_RESYNC_MS while polls succeed. */
+  private readonly synced = new Map<string, { version: string; targetId: string; atMs: number; result: NatsSyncResult }>();
   private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -138,9 +147,20 @@ export class ChannelReconciler {
 
     let nats: NatsSyncResult | null = null;
     let natsFailed = false;
+    const version = `${channel.metadata.uid}/${channel.metadata.generation}`;
+    const synced = this.synced.get(key);
+    const polled = this.polls.get(key)?.last;
     try {
-      nats = await this.deps.nats.sync(resolved, target);
+      if (synced && polled && synced.version === version && synced.targetId === target.id && this.now() - synced.atMs < NATS_RESYNC_MS) {
+        // The queue loop has read this channel's stream and consumer since: the NATS side stands
+        // as the last sync left it (a deletion would have come back as a respec, which drops this).
+        nats = { ...synced.result, queue: polled.queue, deadLetters: polled.deadLetters };
+      } else {
+        nats = await this.deps.nats.sync(resolved, target);
+        this.synced.set(key, { version, targetId: target.id, atMs: this.now(), result: nats });
+      }
     } catch (err) {
+      this.synced.delete(key);
       natsFailed = true;
       const verdict = verdictOf(err, "NATSUnavailable");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "NATS side failed");
@@ -152,7 +172,7 @@ export class ChannelReconciler {
     if (natsFailed) return { backoff: true };
     if (!this.deps.pollLoop) return { requeueAfterMs: resolved.scaling.pollIntervalMs };
     // The queue poller takes it from here, every pollInterval; the spec comes back on a watch event or the resync.
-    this.polls.set(key, { channel: resolved, target, nextMs: this.now() + resolved.scaling.pollIntervalMs });
+    this.polls.set(key, { channel: resolved, target, nextMs: this.now() + resolved.scaling.pollIntervalMs, last: this.polls.get(key)?.last });
     return { done: true };
   }
 
@@ -182,19 +202,19 @@ export class ChannelReconciler {
   async poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec"> {
     const entry = this.polls.get(key);
     const channel = await this.deps.source.get(key);
-    if (!entry || !channel || channel.metadata.deletionTimestamp || reading instanceof Error || !reading.queue) {
-      this.polls.delete(key);
-      return "respec";
-    }
+    if (!entry || !channel || channel.metadata.deletionTimestamp || reading instanceof Error || !reading.queue) return this.respec(key);
     const fresh = resolveChannel(channel);
-    if (!isDeepStrictEqual(fresh, entry.channel)) {
-      this.polls.delete(key);
-      return "respec";
-    }
+    if (!isDeepStrictEqual(fresh, entry.channel)) return this.respec(key);
+    entry.last = reading;
     const log = this.deps.log.child({ namespace: channel.metadata.namespace, name: channel.metadata.name, stream: fresh.stream.name, consumer: fresh.consumer.name });
     const ok = await this.lock(key, () => this.workloadAndStatus(channel, fresh, entry.target, { ...reading, server: null }, {}, log));
-    if (ok) return "ok";
+    return ok ? "ok" : this.respec(key);
+  }
+
+  /** Back to the spec reconcile, with a full NATS sync. */
+  private respec(key: string): "respec" {
     this.polls.delete(key);
+    this.synced.delete(key);
     return "respec";
   }
 
@@ -380,6 +400,7 @@ export class ChannelReconciler {
   private forget(key: string): void {
     this.scaling.delete(key);
     this.polls.delete(key);
+    this.synced.delete(key);
     this.status.forget(key);
     this.validated.delete(key);
     const m = this.deps.metrics;

@@ -70,11 +70,13 @@ class MemorySource implements ChannelSource {
 }
 
 class FakeNats implements NatsSide {
+  syncs = 0;
   lag = 0;
   lastSeq = 0;
   fail: Error | null = null;
   finalized: string[] = [];
   async sync(): Promise<NatsSyncResult> {
+    this.syncs++;
     if (this.fail) throw this.fail;
     return {
       stream: { status: "True", reason: "StreamReady", message: "ok" },
@@ -93,7 +95,11 @@ class FakeNats implements NatsSide {
     const out = new Map<string, QueueReading | Error>();
     for (const { channel } of reads) {
       if (this.fail) out.set(channel.key, this.fail);
-      else out.set(channel.key, { queue: (await this.sync()).queue, deadLetters: null });
+      else {
+        const { queue } = await this.sync();
+        this.syncs--;
+        out.set(channel.key, { queue, deadLetters: null });
+      }
     }
     return out;
   }
@@ -368,6 +374,33 @@ describe("ChannelReconciler", () => {
       ["6000:health/register", "6000:health/other"],
       ["8000:health/register", "8000:health/other"],
     ]);
+  });
+
+  it("with the poll loop, a resync within 5 minutes of a sync reuses it while polls succeed; a respec or 5 minutes sync again", async () => {
+    const t = setup({ scaling: { pollInterval: "2s" } }, { pollLoop: true });
+    const start = Date.parse("2026-01-01T00:00:00Z");
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(1);
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(2); // no poll yet: nothing says the NATS side still stands
+
+    t.tick(2000);
+    const due = t.reconciler.duePolls(start + 2000);
+    t.nats.lag = 7;
+    expect(await t.reconciler.poll("health/register", (await t.nats.readQueues(due)).get("health/register")!)).toBe("ok");
+    t.tick(60_000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(2);
+    expect(t.status()?.lag).toBe(7);
+
+    expect(await t.reconciler.poll("health/register", { queue: null, deadLetters: null })).toBe("respec");
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(3);
+
+    expect(await t.reconciler.poll("health/register", (await t.nats.readQueues(due)).get("health/register")!)).toBe("ok");
+    t.tick(5 * 60_000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(4);
   });
 
   it("with the poll loop, sends a channel back to the spec reconcile when its stream is gone, its read failed or its spec changed", async () => {
