@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ConnectionTarget, NatsCredentials } from "../../operator/src/controller/ports.js";
+import type { ConnectionTarget, NatsCredentials } from "../../operator/src/ports/index.js";
 import type { ResolvedChannel, ResolvedConsumer, ResolvedDeadLetter, ResolvedScaling, ResolvedStream } from "../../operator/src/api/resolved.js";
 
 // ResolvedChannel literals for tests: the defaults of DESIGN.md, overridden field by field.

@@ -101,10 +101,11 @@ list goes into the ClusterRole (all namespaces) or into each namespace's Role.
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
   verbs: ["get", "list", "watch"]
-# spec.connection.secretRef: NATS credentials in the channel's own namespace.
+# spec.connection.secretRef: NATS credentials in the channel's own namespace, read by name
+# (get only: the operator neither lists nor watches Secrets).
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { API_GROUP, API_VERSION, PLURAL, channelKey, type ChannelStatus, type PointToPointChannel, type ResolvedChannel } from "../api/index.js";
-import type { ConnectionTarget, EventRecorder, NatsCredentials } from "../controller/index.js";
+import type { ConnectionTarget, EventRecorder, NatsCredentials } from "../ports/index.js";
 import {
   KubeConfigError,
   KubeEventRecorder,

@@ -2,7 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { destination, pino, type Logger } from "pino";
-import { ChannelReconciler, Controller, type ChannelSnapshot, type NatsSide } from "../controller/index.js";
+import { ChannelReconciler, Controller, type ChannelSnapshot } from "../controller/index.js";
+import type { NatsSide } from "../ports/index.js";
 import {
   FileChannelSource,
   LocalConnectionResolver,

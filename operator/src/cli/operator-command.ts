@@ -13,6 +13,7 @@ import {
   LeaderElector,
   ProbeServers,
   SERVICE_ACCOUNT_DIR,
+  SecretReader,
   createInformers,
   loadKubeClientConfig,
 } from "../kube/index.js";
@@ -39,7 +40,7 @@ Every flag can also be set from the environment variable in brackets.
   --subject-policy POLICY   any | namespaced: subjects must start with "<namespace>." [SUBJECT_POLICY] (default any)
   --log-level LEVEL         trace | debug | info | warn | error [LOG_LEVEL] (default info)
   --kubeconfig FILE         kubeconfig to use [KUBECONFIG] (default: in-cluster, else ~/.kube/config;
-                            token, tokenFile or client-certificate users: no exec or auth-provider)
+                            token, tokenFile, client-certificate or exec plugin users; no auth-provider)
   -h, --help                show this help
 `;
 
@@ -153,13 +154,22 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     source,
     nats,
     workload: new DeploymentWorkloadDriver(rest, informers, logger.child({ component: "workload" })),
-    connections: new KubeConnectionResolver({ servers: options.natsServers, credentials: natsCredentials }, informers.secrets),
+    connections: new KubeConnectionResolver({ servers: options.natsServers, credentials: natsCredentials }, new SecretReader(rest)),
     events,
     log: logger,
     metrics,
     subjectPolicy: options.subjectPolicy,
+    statusBudget: true,
+    pollLoop: true,
   });
-  const controller = new Controller({ source, reconciler, log: logger.child({ component: "controller" }), metrics, workers: 4 });
+  const controller = new Controller({
+    source,
+    reconciler,
+    log: logger.child({ component: "controller" }),
+    metrics,
+    workers: 4,
+    poll: { channels: reconciler, nats },
+  });
 
   let stopping = false;
   let lostLease = false;

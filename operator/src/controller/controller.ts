@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { OperatorMetrics } from "./metrics.js";
-import type { ChannelSource } from "./ports.js";
+import type { ChannelSource, NatsSide } from "../ports/index.js";
+import { QueuePoller, type PolledChannels } from "./queue-poller.js";
 import type { ChannelReconciler, ReconcileResult } from "./reconciler.js";
 import { WorkQueue, jitter } from "./work-queue.js";
 
@@ -14,6 +15,8 @@ export interface ControllerOptions {
   /** Every key is re-enqueued this often (±10%) to repair drift, whatever else happens. */
   resyncMs?: number;
   queue?: WorkQueue;
+  /** The queue loop (lag, scaling, status on a budget) beside the spec reconcile; see QueuePoller. */
+  poll?: { channels: PolledChannels; nats: Pick<NatsSide, "readQueues">; tickMs?: number };
 }
 
 /** Runs the keyed work queue: source events in, one reconcile per key at a time, results to requeues. */
@@ -23,9 +26,14 @@ export class Controller {
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly poller: QueuePoller | null;
 
   constructor(private readonly options: ControllerOptions) {
     this.queue = options.queue ?? new WorkQueue({ maxBackoffMs: 30_000 });
+    const poll = options.poll;
+    this.poller = poll
+      ? new QueuePoller({ channels: poll.channels, nats: poll.nats, tickMs: poll.tickMs, respec: (key) => this.queue.add(key), log: options.log })
+      : null;
     options.metrics?.registry.onCollect(() => options.metrics?.workqueueDepth.set({ name: "pointtopointchannel" }, this.queue.depth));
   }
 
@@ -35,6 +43,7 @@ export class Controller {
     await this.options.source.start((key) => this.queue.add(key));
     const n = this.options.workers ?? 4;
     this.workers = Array.from({ length: n }, () => this.work());
+    this.poller?.start();
     const resyncMs = this.options.resyncMs ?? 60_000;
     const resync = () => {
       // Spread the keys over the first fifth of the period so a thousand channels do not resync at once.
@@ -51,6 +60,7 @@ export class Controller {
     if (!this.running) return;
     this.running = false;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    await this.poller?.stop();
     this.queue.shutDown();
     await Promise.allSettled([...this.workers, ...this.inFlight]);
     await this.options.source.stop();

@@ -1,20 +1,7 @@
 export { Controller, type ControllerOptions } from "./controller.js";
-export { ChannelReconciler, type ChannelSnapshot, type ReconcileResult, type ReconcilerDeps } from "./reconciler.js";
+export { ChannelReconciler, type ReconcileResult, type ReconcilerDeps } from "./reconciler.js";
+export { StatusWriter, type ChannelSnapshot, type StatusWriterDeps } from "./status-writer.js";
+export { QueuePoller, type PolledChannels, type QueuePollerOptions } from "./queue-poller.js";
 export { WorkQueue, jitter, type WorkQueueOptions } from "./work-queue.js";
 export { Counter, Gauge, Histogram, Registry, operatorMetrics, type OperatorMetrics } from "./metrics.js";
-export { InvalidSecretError, SecretNotFoundError, isConditionError, verdictOf, type ConditionError } from "./errors.js";
 export { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
-export type {
-  ChannelSource,
-  ConditionVerdict,
-  ConnectionResolver,
-  ConnectionTarget,
-  EventRecorder,
-  EventType,
-  NatsCredentials,
-  NatsSide,
-  NatsSyncResult,
-  QueueState,
-  WorkloadDriver,
-  WorkloadObservation,
-} from "./ports.js";

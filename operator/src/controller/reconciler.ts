@@ -1,21 +1,28 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { resolveChannel, validateChannel } from "../api/index.js";
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ChannelStatus, PointToPointChannel } from "../api/types.js";
-import { ackPendingShortfall, composeStatus, consumerEnv, sameStatus, transitions, workloadVerdict, type StatusInput } from "../plan/index.js";
+import { FINALIZER, type PointToPointChannel } from "../api/types.js";
+import { ackPendingShortfall, consumerEnv, workloadVerdict } from "../plan/index.js";
 import { decideReplicas, initialScalingState, type ScalingState } from "../scaling/index.js";
-import { verdictOf } from "./errors.js";
 import type { OperatorMetrics } from "./metrics.js";
-import type {
-  ChannelSource,
-  ConnectionResolver,
-  ConnectionTarget,
-  EventRecorder,
-  NatsSide,
-  NatsSyncResult,
-  WorkloadDriver,
-  WorkloadObservation,
-} from "./ports.js";
+import {
+  InvalidSecretError,
+  SecretNotFoundError,
+  verdictOf,
+  type ChannelSource,
+  type ConditionVerdict,
+  type ConnectionResolver,
+  type ConnectionTarget,
+  type EventRecorder,
+  type NatsSide,
+  type NatsSyncResult,
+  type QueueRead,
+  type QueueReading,
+  type WorkloadDriver,
+  type WorkloadObservation,
+} from "../ports/index.js";
+import { StatusWriter, metricLabels, type ChannelSnapshot } from "./status-writer.js";
 import { subjectPolicyVerdict, type SubjectPolicy } from "./subject-policy.js";
 
 export interface ReconcilerDeps {
@@ -27,25 +34,30 @@ export interface ReconcilerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   subjectPolicy?: SubjectPolicy;
+  /**
+   * Hand a reconciled channel to the queue poller (duePolls/poll) instead of reconciling it again
+   * every pollInterval: the spec reconcile then runs on watch events and the resync only.
+   */
+  pollLoop?: boolean;
+  /** Write lag-only status changes on a budget (the Kubernetes API); see statusWriteDue. */
+  statusBudget?: boolean;
   now?: () => number;
   /** How long a deleted channel waits for an unreachable NATS server before its finalizer is dropped anyway. */
   deletionGiveUpMs?: number;
 }
 
+/**
+ * With the queue loop, how long a spec reconcile (a resync, a Deployment event) may reuse the
+ * last NATS sync instead of reading stream and consumer again, while polls keep succeeding:
+ * deletions on the server come back within a poll, edits to their config within this.
+ */
+export const NATS_RESYNC_MS = 5 * 60_000;
+
+/** What the workload and status phases read of the NATS side. */
+type QueueReadings = Pick<NatsSyncResult, "queue" | "deadLetters" | "server">;
+
 /** When to come back: a delay, "after a backoff" (something failed), or not until the channel changes. */
 export type ReconcileResult = { requeueAfterMs: number } | { backoff: true } | { done: true };
-
-/** What the live view and the metrics read after each reconcile. */
-export interface ChannelSnapshot {
-  key: string;
-  /** The channel as last read (its status is the one beside, not yet this one). */
-  channel: PointToPointChannel;
-  status: ChannelStatus;
-  /** Smoothed arrival rate, messages/s, once two samples are known. */
-  rate: number | null;
-  /** Smoothed processing (ack) rate, messages/s. */
-  processingRate: number | null;
-}
 
 /**
  * reconcile(key): gather (channel, NATS, workload) -> plan (conditions, scaling) -> apply
@@ -55,15 +67,32 @@ export class ChannelReconciler {
   private readonly scaling = new Map<string, ScalingState>();
   /** The last validation per channel: the spec only changes with its generation, the poll comes every few seconds. */
   private readonly validated = new Map<string, { version: string; issues: ReturnType<typeof validateChannel> }>();
-  private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
   private readonly now: () => number;
+  private readonly status: StatusWriter;
+  /** Channels the queue poller reads, as their last successful spec reconcile left them. */
+  private readonly polls = new Map<string, { channel: ResolvedChannel; target: ConnectionTarget; nextMs: number; last?: QueueReading }>();
+  /** Each channel's last successful NATS sync, reused by spec reconciles within NATS_RESYNC_MS while polls succeed. */
+  private readonly synced = new Map<string, { version: string; targetId: string; atMs: number; result: NatsSyncResult }>();
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
+    this.status = new StatusWriter({
+      source: deps.source,
+      events: deps.events,
+      log: deps.log,
+      metrics: deps.metrics,
+      now: this.now,
+      budget: deps.statusBudget ?? false,
+      ratesOf: (key) => {
+        const scaling = this.scaling.get(key);
+        return { arrival: scaling?.arrivalRatePerSec ?? null, processing: scaling?.processingRatePerSec ?? null };
+      },
+    });
   }
 
   onSnapshot(listener: (snapshot: ChannelSnapshot) => void): void {
-    this.listeners.push(listener);
+    this.status.onSnapshot(listener);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -78,7 +107,7 @@ export class ChannelReconciler {
     if (issues.length > 0) {
       const message = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
       if (channel.metadata.deletionTimestamp) return this.finalizeInvalid(channel, log);
-      await this.writeStatus(channel, { invalid: { status: "False", reason: "InvalidSpec", message } });
+      await this.status.write(channel, { invalid: { status: "False", reason: "InvalidSpec", message } });
       log.warn({ issues }, "channel spec is invalid; waiting for a change");
       return { done: true };
     }
@@ -90,11 +119,18 @@ export class ChannelReconciler {
 
     const policyVerdict = subjectPolicyVerdict(this.deps.subjectPolicy ?? "any", resolved);
     if (policyVerdict) {
-      await this.writeStatus(channel, { invalid: policyVerdict });
+      await this.status.write(channel, { invalid: policyVerdict });
       return { done: true };
     }
 
-    await this.deps.source.setFinalizer(channel, true);
+    try {
+      await this.deps.source.setFinalizer(channel, true);
+    } catch (err) {
+      // Without the finalizer NATS is not touched: a deletion could leave the stream behind.
+      await this.status.write(channel, { ready: phaseVerdict(err, "FinalizerFailed", `adding finalizer ${FINALIZER}`) });
+      childLog.warn({ err: (err as Error).message }, "adding the finalizer failed");
+      return { backoff: true };
+    }
 
     let target: ConnectionTarget;
     try {
@@ -102,37 +138,109 @@ export class ChannelReconciler {
     } catch (err) {
       const verdict = verdictOf(err, "ConnectionInvalid");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "cannot resolve the NATS connection");
-      await this.writeStatus(channel, { stream: verdict, consumer: verdict, observed: await this.safeObserve(resolved) });
+      await this.status.write(channel, { stream: verdict, consumer: verdict, observed: await this.safeObserve(resolved) });
+      // A missing or incomplete Secret is not watched (RBAC grants get only): look again next poll,
+      // so the channel turns Ready within one poll of the Secret being fixed.
+      if (err instanceof SecretNotFoundError || err instanceof InvalidSecretError) return { requeueAfterMs: resolved.scaling.pollIntervalMs };
       return { backoff: true };
     }
 
     let nats: NatsSyncResult | null = null;
     let natsFailed = false;
+    const version = `${channel.metadata.uid}/${channel.metadata.generation}`;
+    const synced = this.synced.get(key);
+    const polled = this.polls.get(key)?.last;
     try {
-      nats = await this.deps.nats.sync(resolved, target);
+      if (synced && polled && synced.version === version && synced.targetId === target.id && this.now() - synced.atMs < NATS_RESYNC_MS) {
+        // The queue loop has read this channel's stream and consumer since: the NATS side stands
+        // as the last sync left it (a deletion would have come back as a respec, which drops this).
+        nats = { ...synced.result, queue: polled.queue, deadLetters: polled.deadLetters };
+      } else {
+        nats = await this.deps.nats.sync(resolved, target);
+        this.synced.set(key, { version, targetId: target.id, atMs: this.now(), result: nats });
+      }
     } catch (err) {
+      this.synced.delete(key);
       natsFailed = true;
       const verdict = verdictOf(err, "NATSUnavailable");
       childLog.warn({ reason: verdict.reason, err: (err as Error).message }, "NATS side failed");
       nats = { stream: verdict, consumer: verdict, queue: null, deadLetters: null, server: null };
     }
 
+    const workloadOk = await this.lock(key, () => this.workloadAndStatus(channel, resolved, target, nats, { stream: nats.stream, consumer: nats.consumer }, childLog));
+    if (!workloadOk) return { backoff: true };
+    if (natsFailed) return { backoff: true };
+    if (!this.deps.pollLoop) return { requeueAfterMs: resolved.scaling.pollIntervalMs };
+    // The queue poller takes it from here, every pollInterval; the spec comes back on a watch event or the resync.
+    this.polls.set(key, { channel: resolved, target, nextMs: this.now() + resolved.scaling.pollIntervalMs, last: this.polls.get(key)?.last });
+    return { done: true };
+  }
+
+  /**
+   * The channels to poll now. Once any channel is due, every channel within half its pollInterval
+   * of being due comes along, so the channels fall into one bulk read per interval instead of
+   * one per tick; none is polled later than its interval, or more often than twice per interval.
+   */
+  duePolls(nowMs: number): QueueRead[] {
+    const entries = [...this.polls.values()];
+    if (!entries.some((e) => e.nextMs <= nowMs)) return [];
+    const due: QueueRead[] = [];
+    for (const entry of entries) {
+      const intervalMs = entry.channel.scaling.pollIntervalMs;
+      if (entry.nextMs > nowMs + intervalMs / 2) continue;
+      entry.nextMs = nowMs + intervalMs;
+      due.push({ channel: entry.channel, target: entry.target });
+    }
+    return due;
+  }
+
+  /**
+   * One poll of the queue loop: scale and publish from a bulk reading, with the channel as the
+   * last spec reconcile left it. A missing stream or consumer, a failed read or a changed spec
+   * goes back to the spec reconcile ("respec"), which repairs and reports it.
+   */
+  async poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec"> {
+    const entry = this.polls.get(key);
+    const channel = await this.deps.source.get(key);
+    if (!entry || !channel || channel.metadata.deletionTimestamp || reading instanceof Error || !reading.queue) return this.respec(key);
+    const fresh = resolveChannel(channel);
+    if (!isDeepStrictEqual(fresh, entry.channel)) return this.respec(key);
+    entry.last = reading;
+    const log = this.deps.log.child({ namespace: channel.metadata.namespace, name: channel.metadata.name, stream: fresh.stream.name, consumer: fresh.consumer.name });
+    const ok = await this.lock(key, () => this.workloadAndStatus(channel, fresh, entry.target, { ...reading, server: null }, {}, log));
+    return ok ? "ok" : this.respec(key);
+  }
+
+  /** Back to the spec reconcile, with a full NATS sync. */
+  private respec(key: string): "respec" {
+    this.polls.delete(key);
+    this.synced.delete(key);
+    return "respec";
+  }
+
+  /** Workload, scaling and status from a queue reading; false when the workload or scale phase failed (its conditions say why). */
+  private async workloadAndStatus(
+    channel: PointToPointChannel,
+    resolved: ResolvedChannel,
+    target: ConnectionTarget,
+    nats: QueueReadings,
+    verdicts: { stream?: ConditionVerdict; consumer?: ConditionVerdict },
+    log: Logger,
+  ): Promise<boolean> {
     let scaled: Awaited<ReturnType<ChannelReconciler["scale"]>>;
     try {
       const observed = await this.applyWorkload(resolved, target, nats);
-      scaled = await this.scale(channel, resolved, nats, observed, childLog);
+      scaled = await this.scale(channel, resolved, nats, observed, log);
     } catch (err) {
       // A refused write (403 names the verb and resource), a missing kind, a server error: the
       // channel's conditions say so, and Ready's change leaves one Event, instead of a silent retry.
       const verdict = verdictOf(err, "WorkloadFailed");
-      childLog.warn({ reason: verdict.reason, err: verdict.message }, "workload phase failed");
-      await this.writeStatus(channel, { stream: nats.stream, consumer: nats.consumer, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
-      return { backoff: true };
+      log.warn({ reason: verdict.reason, err: verdict.message }, "workload phase failed");
+      await this.status.write(channel, { ...verdicts, workload: verdict, scaling: verdict, observed: await this.safeObserve(resolved), nats });
+      return false;
     }
-
-    await this.writeStatus(channel, {
-      stream: nats.stream,
-      consumer: nats.consumer,
+    await this.status.write(channel, {
+      ...verdicts,
       workload: workloadVerdict(resolved, scaled.observed),
       scaling: scaled.verdict,
       observed: scaled.observed,
@@ -140,8 +248,23 @@ export class ChannelReconciler {
       desiredReplicas: scaled.desired,
       lastScale: scaled.lastScale,
     });
-    if (natsFailed) return { backoff: true };
-    return { requeueAfterMs: resolved.scaling.pollIntervalMs };
+    return true;
+  }
+
+  /** Runs fn after any other holder of the key's lock: a poll and a spec reconcile of one channel never interleave. */
+  private async lock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    }
   }
 
   private async finalize(channel: PointToPointChannel, resolved: ResolvedChannel, log: Logger): Promise<ReconcileResult> {
@@ -167,8 +290,14 @@ export class ChannelReconciler {
         );
       }
     }
-    await this.deps.workload.release(resolved);
-    await this.deps.source.setFinalizer(channel, false);
+    try {
+      await this.deps.workload.release(resolved);
+      await this.deps.source.setFinalizer(channel, false);
+    } catch (err) {
+      await this.status.write(channel, { ready: phaseVerdict(err, "FinalizerFailed", `removing finalizer ${FINALIZER}`) });
+      log.warn({ err: (err as Error).message }, "finishing the deletion failed");
+      return { backoff: true };
+    }
     this.forget(resolved.key);
     log.info({ deletionPolicy: resolved.deletionPolicy }, "channel finalized");
     return { done: true };
@@ -188,7 +317,7 @@ export class ChannelReconciler {
     return this.finalize(channel, resolved, log);
   }
 
-  private async applyWorkload(resolved: ResolvedChannel, target: ConnectionTarget, nats: NatsSyncResult): Promise<WorkloadObservation> {
+  private async applyWorkload(resolved: ResolvedChannel, target: ConnectionTarget, nats: QueueReadings): Promise<WorkloadObservation> {
     const observed = await this.deps.workload.observe(resolved);
     if (resolved.workload.kind !== "template" || observed.blocked) return observed;
     // A new workload starts at what the policy would pick for the current lag; an existing one keeps its count.
@@ -202,7 +331,7 @@ export class ChannelReconciler {
   private async scale(
     channel: PointToPointChannel,
     resolved: ResolvedChannel,
-    nats: NatsSyncResult,
+    nats: QueueReadings,
     observed: WorkloadObservation,
     log: Logger,
   ) {
@@ -257,38 +386,6 @@ export class ChannelReconciler {
     }
   }
 
-  /** Composes status from this reconcile's conclusions; writes only when it differs from what is stored. */
-  private async writeStatus(channel: PointToPointChannel, input: StatusInput): Promise<void> {
-    const before = channel.status ?? {};
-    const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(this.now()).toISOString(), input);
-    // One event per change of Ready (status or reason), which names the condition at fault: never one per poll.
-    for (const changed of transitions(before.conditions, status.conditions ?? [])) {
-      if (changed.type !== "Ready" || changed.reason === "Reconciling") continue;
-      this.deps.events.record(channel, changed.status === "True" ? "Normal" : "Warning", changed.reason, changed.message);
-    }
-    this.publish(channel, status);
-    if (sameStatus(before, status)) return;
-    await this.deps.source.writeStatus(channel, status);
-  }
-
-  private publish(channel: PointToPointChannel, status: ChannelStatus): void {
-    const key = `${channel.metadata.namespace ?? "default"}/${channel.metadata.name}`;
-    const scaling = this.scaling.get(key);
-    const snapshot = { key, channel, status, rate: scaling?.arrivalRatePerSec ?? null, processingRate: scaling?.processingRatePerSec ?? null };
-    const m = this.deps.metrics;
-    if (m) {
-      const labels = metricLabels(channel);
-      if (status.lag !== undefined) m.lag.set(labels, status.lag);
-      if (status.replicas !== undefined) m.replicas.set(labels, status.replicas);
-      if (status.desiredReplicas !== undefined) m.desiredReplicas.set(labels, status.desiredReplicas);
-      if (status.deadLetters !== undefined) m.deadLetters.set(labels, status.deadLetters);
-      if (snapshot.rate !== null) m.arrivalRate.set(labels, snapshot.rate);
-      if (snapshot.processingRate !== null) m.processingRate.set(labels, snapshot.processingRate);
-      m.ready.set(labels, status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 1 : 0);
-    }
-    for (const listener of this.listeners) listener(snapshot);
-  }
-
   private validate(key: string, channel: PointToPointChannel): ReturnType<typeof validateChannel> {
     const { uid, generation } = channel.metadata;
     if (uid === undefined || generation === undefined) return validateChannel(channel);
@@ -302,6 +399,9 @@ export class ChannelReconciler {
 
   private forget(key: string): void {
     this.scaling.delete(key);
+    this.polls.delete(key);
+    this.synced.delete(key);
+    this.status.forget(key);
     this.validated.delete(key);
     const m = this.deps.metrics;
     if (m) {
@@ -311,6 +411,8 @@ export class ChannelReconciler {
   }
 }
 
-function metricLabels(channel: PointToPointChannel): { namespace: string; name: string } {
-  return { namespace: channel.metadata.namespace ?? "default", name: channel.metadata.name };
+/** A failed phase as Ready's verdict: a typed error keeps its reason (a 403 is Forbidden, naming verb and resource). */
+function phaseVerdict(err: unknown, fallbackReason: string, doing: string): ConditionVerdict {
+  const verdict = verdictOf(err, fallbackReason);
+  return { ...verdict, message: `${doing}: ${verdict.message}` };
 }

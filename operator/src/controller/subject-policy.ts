@@ -1,5 +1,5 @@
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConditionVerdict } from "./ports.js";
+import type { ConditionVerdict } from "../ports/index.js";
 
 /** any: subjects are free; namespaced: every subject must start with `<namespace>.`. */
 export type SubjectPolicy = "any" | "namespaced";

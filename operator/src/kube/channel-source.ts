@@ -1,16 +1,17 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { API_GROUP, API_VERSION, FINALIZER, KIND, PLURAL, channelKey, type ChannelStatus, type PointToPointChannel } from "../api/types.js";
-import type { ChannelSource } from "../controller/ports.js";
+import type { ChannelSource } from "../ports/index.js";
 import { allInformers, type KubeInformers } from "./informers.js";
 import { mergePatch } from "./merge-patch.js";
-import type { ChannelObject, Deployment, HorizontalPodAutoscaler, Secret } from "./objects.js";
+import type { ChannelObject, Deployment, HorizontalPodAutoscaler } from "./objects.js";
 import { isConflict, isNotFound, objectPath, type KubeObject, type KubeRest } from "./rest.js";
 
 /**
  * Channels from the Kubernetes API. Watch events only enqueue keys: a channel's own change,
- * and a change to anything it depends on (its owned Deployment, its scaleTargetRef, its Secret,
- * an HPA on its target) enqueue the channel. A channel's own status-only updates do not, or every
+ * and a change to anything it depends on (its owned Deployment, its scaleTargetRef, an HPA on its
+ * target) enqueue the channel. Secrets are not watched (RBAC grants `get` only): a channel
+ * waiting for its Secret polls for it. A channel's own status-only updates do not, or every
  * status write would trigger the next reconcile.
  */
 export class KubeChannelSource implements ChannelSource {
@@ -121,7 +122,7 @@ export class KubeChannelSource implements ChannelSource {
   }
 
   private wire(): void {
-    const { channels, deployments, secrets, hpas } = this.informers;
+    const { channels, deployments, hpas } = this.informers;
     channels.on({
       onAdd: (c) => this.channelChanged(null, c),
       onUpdate: (prev, c) => {
@@ -132,8 +133,6 @@ export class KubeChannelSource implements ChannelSource {
     });
     const deploymentChanged = (d: Deployment) => this.enqueueForDeployment(d);
     deployments.on({ onAdd: deploymentChanged, onUpdate: (_p, d) => deploymentChanged(d), onDelete: deploymentChanged });
-    const secretChanged = (s: Secret) => this.enqueueForSecret(s);
-    secrets.on({ onAdd: secretChanged, onUpdate: (_p, s) => secretChanged(s), onDelete: secretChanged });
     const hpaChanged = (h: HorizontalPodAutoscaler) => this.enqueueForHpa(h);
     hpas.on({
       onAdd: hpaChanged,
@@ -172,13 +171,6 @@ export class KubeChannelSource implements ChannelSource {
       if (ref.kind === KIND && ref.apiVersion.startsWith(`${API_GROUP}/`)) this.enqueue(`${namespace}/${ref.name}`, "owned deployment");
     }
     for (const c of this.channelsTargeting(namespace, "Deployment", d.metadata.name)) this.enqueue(channelKey(c.metadata), "scale target");
-  }
-
-  private enqueueForSecret(s: Secret): void {
-    const namespace = s.metadata.namespace ?? "default";
-    for (const c of this.informers.channels.list(namespace)) {
-      if (c.spec?.connection?.secretRef?.name === s.metadata.name) this.enqueue(channelKey(c.metadata), "secret");
-    }
   }
 
   private enqueueForHpa(h: HorizontalPodAutoscaler): void {

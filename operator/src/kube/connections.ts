@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { ResolvedChannel } from "../api/resolved.js";
-import { InvalidSecretError, SecretNotFoundError } from "../controller/errors.js";
-import type { ConnectionResolver, ConnectionTarget, NatsCredentials } from "../controller/ports.js";
-import type { Informer } from "./informer.js";
+import { InvalidSecretError, SecretNotFoundError } from "../ports/index.js";
+import type { ConnectionResolver, ConnectionTarget, NatsCredentials } from "../ports/index.js";
 import type { Secret } from "./objects.js";
+import type { SecretLookup } from "./secret-reader.js";
 
 /** The operator's own connection: --nats-url and, optionally, the --nats-creds file's content. */
 export interface DefaultConnection {
@@ -13,13 +13,13 @@ export interface DefaultConnection {
 
 /**
  * A channel without spec.connection uses the operator's connection. With spec.connection, its
- * servers (or the operator's) and the credentials in its Secret, read from the informer cache:
- * a Secret created later enqueues the channel, so SecretNotFound clears by itself.
+ * servers (or the operator's) and the credentials in its Secret, read by name (SecretReader):
+ * the reconciler comes back after one poll on SecretNotFound, so a Secret created later is seen then.
  */
 export class KubeConnectionResolver implements ConnectionResolver {
   constructor(
     private readonly defaults: DefaultConnection,
-    private readonly secrets: Pick<Informer<Secret>, "get">,
+    private readonly secrets: SecretLookup,
   ) {}
 
   async resolve(channel: ResolvedChannel): Promise<ConnectionTarget> {
@@ -28,7 +28,7 @@ export class KubeConnectionResolver implements ConnectionResolver {
     const servers = spec.servers?.length ? spec.servers : this.defaults.servers;
     if (!spec.secretRef) return connectionTarget(servers, null);
     const namespace = channel.owner.namespace;
-    const secret = this.secrets.get(namespace, spec.secretRef.name);
+    const secret = await this.secrets.get(namespace, spec.secretRef.name);
     if (!secret) {
       throw new SecretNotFoundError(`Secret ${namespace}/${spec.secretRef.name} (spec.connection.secretRef) not found`);
     }

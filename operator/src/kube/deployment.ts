@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ResolvedChannel } from "../api/resolved.js";
 import { API_GROUP, API_VERSION, KIND, type ContainerSpec, type PodTemplateSpec } from "../api/types.js";
-import type { NatsCredentials } from "../controller/ports.js";
+import type { NatsCredentials } from "../ports/index.js";
 import { CREDENTIAL_FILES, CREDENTIALS_DIR } from "../plan/consumer-env.js";
 import { podTerminationGraceSeconds } from "../plan/termination-grace.js";
 import type { Deployment } from "./objects.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { PointToPointChannel } from "../api/types.js";
-import type { EventRecorder, EventType } from "../controller/ports.js";
+import type { EventRecorder, EventType } from "../ports/index.js";
 import { isNotFound, type KubeRest } from "./rest.js";
 
 // core/v1 Events for channels. The same cause (object, type, reason, message) becomes one Event

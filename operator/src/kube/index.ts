@@ -20,6 +20,7 @@ export {
   type CredentialMount,
 } from "./deployment.js";
 export { EventAggregator, KubeEventRecorder, type EventDecision, type EventIdentity } from "./events.js";
+export { EXEC_API_VERSIONS, EXEC_TIMEOUT_MS, ExecCredentialError, credentialFrom, execCredentialSource, parseExecPlugin, type ExecCredentialSource, type ExecPlugin } from "./exec-credential.js";
 export { Informer, type InformerHandlers, type InformerOptions } from "./informer.js";
 export { createInformers, type InformerSettings, type KubeInformers } from "./informers.js";
 export {
@@ -35,6 +36,7 @@ export {
 export { LeaderElector, microTime, type LeaderElectionOptions } from "./leader.js";
 export { mergePatch } from "./merge-patch.js";
 export type { ChannelObject, Deployment, HorizontalPodAutoscaler, Lease, Scale, Secret } from "./objects.js";
+export { SECRET_CACHE_MS, SecretReader, type SecretLookup } from "./secret-reader.js";
 export { ProbeServers, parseListenAddress, type ListenAddress, type ProbeOptions } from "./probes.js";
 export {
   KubeApiError,

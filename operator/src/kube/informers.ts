@@ -1,14 +1,13 @@
 import type { Logger } from "pino";
 import { API_GROUP, API_VERSION, PLURAL } from "../api/types.js";
 import { Informer } from "./informer.js";
-import type { ChannelObject, Deployment, HorizontalPodAutoscaler, Secret } from "./objects.js";
+import type { ChannelObject, Deployment, HorizontalPodAutoscaler } from "./objects.js";
 import type { KubeRest } from "./rest.js";
 
-/** The caches the operator reads from: channels and everything a channel depends on. */
+/** The caches the operator reads from: channels and the workloads and HPAs they depend on (Secrets are read by name, see SecretReader). */
 export interface KubeInformers {
   channels: Informer<ChannelObject>;
   deployments: Informer<Deployment>;
-  secrets: Informer<Secret>;
   hpas: Informer<HorizontalPodAutoscaler>;
 }
 
@@ -31,7 +30,6 @@ export function createInformers(rest: KubeRest, settings: InformerSettings): Kub
       log: log(`${PLURAL}.${API_GROUP}`),
     }),
     deployments: new Informer<Deployment>(rest, { ...common, group: "apps", version: "v1", plural: "deployments", log: log("deployments.apps") }),
-    secrets: new Informer<Secret>(rest, { ...common, group: "", version: "v1", plural: "secrets", log: log("secrets") }),
     hpas: new Informer<HorizontalPodAutoscaler>(rest, {
       ...common,
       group: "autoscaling",
@@ -50,5 +48,5 @@ export interface InformerLifecycle {
 }
 
 export function allInformers(informers: KubeInformers): InformerLifecycle[] {
-  return [informers.channels, informers.deployments, informers.secrets, informers.hpas];
+  return [informers.channels, informers.deployments, informers.hpas];
 }

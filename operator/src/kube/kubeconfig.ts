@@ -4,6 +4,7 @@ import { isIPv6 } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { parse } from "yaml";
+import { ExecCredentialError, execCredentialSource, parseExecPlugin } from "./exec-credential.js";
 
 // Where the Kubernetes API is and how to authenticate to it, without @kubernetes/client-node:
 // loading that package costs the operator ~80 MB of RSS (its config module pulls in the whole
@@ -16,8 +17,9 @@ import { parse } from "yaml";
 // Supported in a kubeconfig: the current context's cluster (server, certificate-authority,
 // certificate-authority-data, insecure-skip-tls-verify, tls-server-name) and user (token,
 // tokenFile, client-certificate(-data) with client-key(-data), username/password, as,
-// as-uid, as-groups, as-user-extra). Not supported, refused with an error that names them:
-// exec credential plugins, auth-provider (OIDC, cloud providers), proxy-url.
+// as-uid, as-groups, as-user-extra, exec credential plugins: see exec-credential.ts). Not
+// supported, refused with an error that names them: auth-provider (the retired in-tree OIDC
+// and cloud providers; their replacements are exec plugins), proxy-url.
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -45,6 +47,8 @@ export interface KubeClientConfig {
   source: string;
   /** Authentication and impersonation headers. A token file is read again after TOKEN_REFRESH_MS. */
   headers(): Promise<KubeHeaders>;
+  /** Told of a 401: a credential with a lifetime (an exec plugin's token) is fetched again. */
+  rejected?(): void;
 }
 
 export class KubeConfigError extends Error {
@@ -140,6 +144,7 @@ export function fromKubeconfigFiles(files: string[], now: () => number = Date.no
   if (servername) tls.servername = servername;
 
   let headers: () => Promise<KubeHeaders> = async () => ({});
+  let rejected: (() => void) | undefined;
   if (user) {
     const u = user.value;
     const userWhat = `user "${user.name}" in ${user.file}`;
@@ -156,10 +161,30 @@ export function fromKubeconfigFiles(files: string[], now: () => number = Date.no
       throw new KubeConfigError(`${userWhat} has both a token and a username/password: use one`);
     }
     const fixed: KubeHeaders = impersonation(u, userWhat);
-    if (username || password) fixed.Authorization = `Basic ${Buffer.from(`${username ?? ""}:${password ?? ""}`).toString("base64")}`;
-    headers = headerSource(fixed, { token, tokenFile: tokenFile ? resolvePath(tokenFile, user.file) : undefined }, now);
+    if (isRecord(u.exec)) {
+      if (token || tokenFile || username || password) throw new KubeConfigError(`${userWhat} has both exec and a token or username/password: use one`);
+      const clusterInfo = {
+        server: serverText,
+        ...(servername && { "tls-server-name": servername }),
+        ...(c["insecure-skip-tls-verify"] === true && { "insecure-skip-tls-verify": true }),
+        ...(ca && { "certificate-authority-data": ca.toString("base64") }),
+      };
+      let plugin: ReturnType<typeof parseExecPlugin>;
+      try {
+        plugin = parseExecPlugin(u.exec, userWhat, user.file, clusterInfo);
+      } catch (err) {
+        if (err instanceof ExecCredentialError) throw new KubeConfigError(err.message, { cause: err });
+        throw err;
+      }
+      const source = execCredentialSource(plugin, fixed, now);
+      headers = source.headers;
+      rejected = source.rejected;
+    } else {
+      if (username || password) fixed.Authorization = `Basic ${Buffer.from(`${username ?? ""}:${password ?? ""}`).toString("base64")}`;
+      headers = headerSource(fixed, { token, tokenFile: tokenFile ? resolvePath(tokenFile, user.file) : undefined }, now);
+    }
   }
-  return { server, tls, namespace: str(context.value.namespace) ?? null, source: `kubeconfig ${where}, context ${contextName}`, headers };
+  return { server, tls, namespace: str(context.value.namespace) ?? null, source: `kubeconfig ${where}, context ${contextName}`, headers, rejected };
 }
 
 function mergeFile(merged: Merged, file: string): void {
@@ -197,14 +222,11 @@ function entries(doc: Record<string, unknown>, list: string, field: string, file
 }
 
 function refuseUnsupported(user: Record<string, unknown>, what: string): void {
-  const alternatives = "use a token, tokenFile or client certificate in the kubeconfig, or run the operator in the cluster with its service account";
-  if (isRecord(user.exec)) {
-    const command = str(user.exec.command);
-    throw new KubeConfigError(`${what} authenticates with an exec credential plugin${command ? ` (${command})` : ""}, which p2p operator does not support: ${alternatives}`);
-  }
   if (isRecord(user["auth-provider"])) {
     const name = str(user["auth-provider"].name);
-    throw new KubeConfigError(`${what} authenticates with auth-provider${name ? ` "${name}"` : ""}, which p2p operator does not support: ${alternatives}`);
+    throw new KubeConfigError(
+      `${what} authenticates with auth-provider${name ? ` "${name}"` : ""}, which p2p operator does not support: use the provider's exec credential plugin (as kubectl does since 1.26), a token, tokenFile or client certificate`,
+    );
   }
 }
 

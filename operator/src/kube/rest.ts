@@ -219,6 +219,7 @@ export class KubeRest {
                 reject(new KubeApiError(code, "BadResponse", `${method} ${path}: invalid JSON`, { cause: err }));
               }
             } else {
+              if (code === 401) this.config.rejected?.();
               reject(statusError(code, text, `${method} ${path}`));
             }
           },

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConditionVerdict, ConnectionTarget, WorkloadDriver, WorkloadObservation } from "../controller/ports.js";
+import type { ConditionVerdict, ConnectionTarget, WorkloadDriver, WorkloadObservation } from "../ports/index.js";
 import {
   buildDeployment,
   credentialMount,

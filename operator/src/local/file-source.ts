@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { parseAllDocuments } from "yaml";
 import { API_GROUP, API_VERSION, KIND, channelKey, type ChannelStatus, type PointToPointChannel } from "../api/types.js";
-import type { ChannelSource } from "../controller/ports.js";
+import type { ChannelSource } from "../ports/index.js";
 
 // Local mode's channel source: PointToPointChannel documents in YAML files. It plays the part
 // of the API server for the reconcile loop: it assigns uid and generation, keeps status in

@@ -1,6 +1,6 @@
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConditionError } from "../controller/errors.js";
-import type { ConnectionResolver, ConnectionTarget } from "../controller/ports.js";
+import type { ConditionError } from "../ports/index.js";
+import type { ConnectionResolver, ConnectionTarget } from "../ports/index.js";
 
 /** A channel asks for something local mode cannot give (a Secret, a scale target). */
 export class NotSupportedLocallyError extends Error implements ConditionError {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { channelKey, type PointToPointChannel } from "../api/types.js";
-import type { EventRecorder, EventType } from "../controller/ports.js";
+import type { EventRecorder, EventType } from "../ports/index.js";
 
 export interface LocalEvent {
   time: string;

@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ContainerSpec } from "../api/types.js";
-import type { ConnectionTarget, WorkloadDriver, WorkloadObservation } from "../controller/ports.js";
+import type { ConnectionTarget, WorkloadDriver, WorkloadObservation } from "../ports/index.js";
 import { CREDENTIAL_FILES, consumerEnv } from "../plan/consumer-env.js";
 import { podTerminationGraceSeconds } from "../plan/termination-grace.js";
 

@@ -1,6 +1,6 @@
 import type { ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
 import type { Logger } from "pino";
-import type { ConditionVerdict } from "../controller/ports.js";
+import type { ConditionVerdict } from "../ports/index.js";
 import type { ConsumerRole, NatsAction, NatsPlan, StreamRole } from "../plan/index.js";
 import { NatsReasons } from "../plan/index.js";
 import { consumerConfig, consumerUpdate, streamConfig } from "./convert.js";

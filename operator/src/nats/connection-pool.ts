@@ -8,7 +8,7 @@ import {
   type NodeConnectionOptions,
 } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import type { ConnectionTarget, NatsCredentials } from "../controller/ports.js";
+import type { ConnectionTarget, NatsCredentials } from "../ports/index.js";
 import { log as rootLog } from "../log.js";
 import { describeServers, NatsUnavailableError, toNatsError } from "./errors.js";
 

@@ -35,4 +35,6 @@ export {
 } from "./errors.js";
 export { ServerListError, parseServerList } from "./server-list.js";
 export { consumerInfo, gatherNats, streamInfo, streamsCapturing, type GatherOptions, type Gathered } from "./gather.js";
-export { JetStreamSide, mapWithConcurrency, type JetStreamSideOptions, type QueueRead } from "./jetstream-side.js";
+export { mapWithConcurrency } from "./concurrency.js";
+export { JetStreamSide, type JetStreamSideOptions } from "./jetstream-side.js";
+export { readQueuesInBulk, type BulkReadOptions } from "./queue-reader.js";

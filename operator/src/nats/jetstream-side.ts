@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConnectionTarget, NatsSide, NatsSyncResult, QueueState } from "../controller/ports.js";
+import type { ConsumerStatus } from "../api/types.js";
+import type { ConnectionTarget, NatsSide, NatsSyncResult, QueueRead, QueueReading, QueueState } from "../ports/index.js";
 import { log as rootLog } from "../log.js";
 import {
   MOVER_CONSUMER_NAME,
@@ -18,6 +19,7 @@ import { observedConsumer, observedStream } from "./convert.js";
 import { DeadLetterMover, type DeadLetterMoverOptions } from "./dead-letter-mover.js";
 import { toNatsError } from "./errors.js";
 import { consumerInfo, gatherNats, streamInfo } from "./gather.js";
+import { readQueuesInBulk } from "./queue-reader.js";
 
 // The NatsSide port on JetStream: gather -> planNats -> apply per channel, the dead-letter
 // movers, and the queue read that the scaling policy runs on.
@@ -31,11 +33,6 @@ export interface JetStreamSideOptions {
   now?: () => number;
 }
 
-export interface QueueRead {
-  channel: ResolvedChannel;
-  target: ConnectionTarget;
-}
-
 export class JetStreamSide implements NatsSide {
   readonly pool: NatsConnectionPool;
   private readonly ownsPool: boolean;
@@ -44,6 +41,8 @@ export class JetStreamSide implements NatsSide {
   /** Channels whose leftover advisory stream has been looked for once (dead letters off). */
   private readonly advisoriesChecked = new Set<string>();
   private readonly now: () => number;
+  /** Each channel's consumer as last read, for what a bulk read from the stream alone cannot know. */
+  private readonly lastConsumer = new Map<string, ConsumerStatus>();
 
   constructor(private readonly options: JetStreamSideOptions = {}) {
     this.log = options.log ?? rootLog;
@@ -72,6 +71,7 @@ export class JetStreamSide implements NatsSide {
       const consumer = outcome.consumers.work ? observedConsumer(outcome.consumers.work) : null;
       const ours = work !== null && ownershipOf(work, channel.owner).kind === "ours";
       const queue: QueueState | null = ours && consumer ? queueStateOf(work, consumer, this.now()) : null;
+      if (queue) this.lastConsumer.set(channel.key, queue.consumer);
 
       let deadLetters: number | null = null;
       const dlq = outcome.streams.deadLetter ? observedStream(outcome.streams.deadLetter) : null;
@@ -87,6 +87,7 @@ export class JetStreamSide implements NatsSide {
     const log = this.channelLog(channel);
     await this.stopMover(channel.key);
     this.advisoriesChecked.delete(channel.key);
+    this.lastConsumer.delete(channel.key);
     try {
       // Retain touches nothing on the server, so a channel whose server is gone can still go.
       if (channel.deletionPolicy !== "Delete") return;
@@ -132,21 +133,8 @@ export class JetStreamSide implements NatsSide {
     }
   }
 
-  /**
-   * The queues of many channels with at most `concurrency` channels in flight (each channel's two
-   * reads go together), so 1,000 channels cost ~1,000/concurrency round-trip times, not 2,000.
-   * A channel whose read failed maps to its error.
-   */
-  async readQueues(reads: readonly QueueRead[], concurrency = 32): Promise<Map<string, QueueState | null | Error>> {
-    const out = new Map<string, QueueState | null | Error>();
-    await mapWithConcurrency(reads, concurrency, async ({ channel, target }) => {
-      try {
-        out.set(channel.key, await this.readQueue(channel, target));
-      } catch (err) {
-        out.set(channel.key, err as Error);
-      }
-    });
-    return out;
+  async readQueues(reads: readonly QueueRead[]): Promise<Map<string, QueueReading | Error>> {
+    return readQueuesInBulk(reads, { pool: this.pool, now: this.now, lastConsumer: this.lastConsumer });
   }
 
   /** The running mover of a channel, if any (for tests and the live view). */
@@ -192,16 +180,4 @@ export class JetStreamSide implements NatsSide {
       consumer: channel.consumer.name,
     });
   }
-}
-
-/** Runs `fn` over `items` with at most `concurrency` calls in flight. */
-export async function mapWithConcurrency<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-    }
-  });
-  await Promise.all(workers);
 }

@@ -1,6 +1,6 @@
 import type { ResolvedChannel } from "../api/resolved.js";
 import type { ChannelStatus } from "../api/types.js";
-import type { ConditionVerdict, NatsSyncResult, WorkloadObservation } from "../controller/ports.js";
+import type { ConditionVerdict, NatsSyncResult, WorkloadObservation } from "../ports/index.js";
 import { mergeConditions, type Verdicts } from "./conditions.js";
 
 /** What one reconcile concluded, for the status it writes. */
@@ -11,8 +11,10 @@ export interface StatusInput {
   consumer?: ConditionVerdict;
   workload?: ConditionVerdict;
   scaling?: ConditionVerdict;
+  /** A fault of a phase no other condition covers (the finalizer): Ready carries it as it is. */
+  ready?: ConditionVerdict;
   observed?: WorkloadObservation;
-  nats?: NatsSyncResult;
+  nats?: Pick<NatsSyncResult, "queue" | "deadLetters" | "server"> & Partial<NatsSyncResult>;
   desiredReplicas?: number;
   lastScale?: { time: string; reason: string } | null;
 }
@@ -30,7 +32,7 @@ export function composeStatus(before: ChannelStatus, generation: number, nowIso:
   const status: ChannelStatus = {
     ...before,
     observedGeneration: generation,
-    conditions: mergeConditions(before.conditions, verdicts, generation, nowIso),
+    conditions: mergeConditions(before.conditions, verdicts, generation, nowIso, input.ready),
   };
   const queue = input.nats?.queue;
   if (queue) {

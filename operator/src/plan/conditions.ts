@@ -1,5 +1,5 @@
 import type { Condition, ConditionType } from "../api/types.js";
-import type { ConditionVerdict } from "../controller/ports.js";
+import type { ConditionVerdict } from "../ports/index.js";
 
 export type Verdicts = Partial<Record<Exclude<ConditionType, "Ready">, ConditionVerdict>>;
 
@@ -21,12 +21,14 @@ export function readyVerdict(verdicts: Verdicts): ConditionVerdict {
 /**
  * metav1.Condition semantics: lastTransitionTime changes only when status flips; reason, message
  * and observedGeneration follow the latest verdict. Conditions not in `verdicts` keep their value.
+ * Ready sums up the others, unless `ready` names a fault of its own.
  */
 export function mergeConditions(
   previous: readonly Condition[] | undefined,
   verdicts: Verdicts,
   generation: number,
   nowIso: string,
+  ready?: ConditionVerdict,
 ): Condition[] {
   const byType = new Map((previous ?? []).map((c) => [c.type, c]));
   const all: Partial<Record<ConditionType, ConditionVerdict>> = { ...verdicts };
@@ -35,7 +37,7 @@ export function mergeConditions(
     const v = verdicts[type] ?? toVerdict(byType.get(type));
     if (v) kept[type] = v;
   }
-  all.Ready = readyVerdict(kept);
+  all.Ready = ready ?? readyVerdict(kept);
   const out: Condition[] = [];
   for (const type of ["Ready", ...ORDER] as ConditionType[]) {
     const verdict = all[type];

@@ -1,5 +1,5 @@
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConnectionTarget, NatsCredentials } from "../controller/ports.js";
+import type { ConnectionTarget, NatsCredentials } from "../ports/index.js";
 
 /** Where credential files are mounted in consumer pods. */
 export const CREDENTIALS_DIR = "/var/run/secrets/p2p";

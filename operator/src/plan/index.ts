@@ -43,5 +43,6 @@ export {
   parseOwnerDescription,
   type Ownership,
 } from "./ownership.js";
-export { queueStateOf } from "./queue.js";
+export { queueStateFromStream, queueStateOf } from "./queue.js";
+export { STATUS_LAG_SHARE, STATUS_READINGS_INTERVAL_MS, statusWriteDue } from "./status-budget.js";
 export { STOP_MARGIN_SECONDS, podTerminationGraceSeconds, terminationGracePeriodSeconds } from "./termination-grace.js";

@@ -1,5 +1,5 @@
 import type { ResolvedStream } from "../api/resolved.js";
-import type { ConditionVerdict } from "../controller/ports.js";
+import type { ConditionVerdict } from "../ports/index.js";
 
 // The NATS side as the planner sees it: plain data with durations in ms, no client types.
 // nats/ translates JetStream API answers into these and these into API requests.

@@ -1,6 +1,6 @@
 import { ADOPT_ANNOTATION } from "../api/types.js";
 import type { ResolvedChannel } from "../api/resolved.js";
-import type { ConditionVerdict } from "../controller/ports.js";
+import type { ConditionVerdict } from "../ports/index.js";
 import { capabilitiesOf, type ServerCapabilities } from "./capabilities.js";
 import {
   desiredAdvisoryStream,

@@ -1,4 +1,5 @@
-import type { QueueState } from "../controller/ports.js";
+import type { ConsumerStatus } from "../api/types.js";
+import type { QueueState } from "../ports/index.js";
 import type { ObservedConsumer, ObservedStream } from "./nats-model.js";
 
 /** The queue from one STREAM.INFO and one CONSUMER.INFO: lag = pending + ackPending. */
@@ -15,5 +16,27 @@ export function queueStateOf(stream: ObservedStream, consumer: ObservedConsumer,
     },
     consumer: { name: consumer.settings.name, pending, ackPending, redelivered, waiting, paused },
     lag: pending + ackPending,
+  };
+}
+
+/**
+ * The queue from the stream alone, where CONSUMER.INFO would add nothing: a work-queue stream with
+ * its one consumer and no messages. Acked and terminated messages are deleted from a work-queue
+ * stream, so messages >= pending + ackPending (equal until a message runs out of deliveries and
+ * waits for the dead-letter mover): zero messages is zero lag. null: ask CONSUMER.INFO.
+ * `waiting` (pull requests) and `paused` are not in the stream's state: the last read stands in.
+ */
+export function queueStateFromStream(
+  stream: ObservedStream,
+  consumerName: string,
+  atMs: number,
+  last: Pick<ConsumerStatus, "waiting" | "paused"> | undefined,
+): QueueState | null {
+  if (stream.settings.retention !== "workqueue" || stream.state.consumerCount !== 1 || stream.state.messages !== 0) return null;
+  return {
+    atMs,
+    stream: { name: stream.settings.name, messages: 0, bytes: stream.state.bytes, firstSeq: stream.state.firstSeq, lastSeq: stream.state.lastSeq },
+    consumer: { name: consumerName, pending: 0, ackPending: 0, redelivered: 0, waiting: last?.waiting ?? 0, paused: last?.paused ?? false },
+    lag: 0,
   };
 }

@@ -51,7 +51,7 @@ const NAMESPACED_ACCESS: Record<string, string[]> = {
   "apps/deployments": ["create", "delete", "get", "list", "patch", "update", "watch"],
   "apps/deployments/scale": ["get", "patch", "update"],
   "autoscaling/horizontalpodautoscalers": ["get", "list", "watch"],
-  "core/secrets": ["get", "list", "watch"],
+  "core/secrets": ["get"],
   "core/events": ["create", "patch"],
   "events.k8s.io/events": ["create", "patch"],
 };

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUser } from "@nats-io/nkeys";
 import { afterAll, describe, expect, it } from "vitest";
-import type { NatsCredentials } from "../../../operator/src/controller/ports.js";
+import type { NatsCredentials } from "../../../operator/src/ports/index.js";
 import { AuthFailedError, JetStreamSide, NatsUnavailableError } from "../../../operator/src/nats/index.js";
 import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
 import { NatsServerProcess } from "../../support/nats-server.js";

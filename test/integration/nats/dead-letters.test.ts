@@ -4,7 +4,7 @@ import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
 import { JetStreamSide } from "../../../operator/src/nats/index.js";
 import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import { admin, testLog, waitFor, type Admin } from "./helpers.js";
+import { admin, nakUntilMaxDeliveries, testLog, waitFor, type Admin } from "./helpers.js";
 
 // Dead letters on a real server: a message nak'ed past maxDeliver ends up in <stream>_DLQ once,
 // with headers, and is gone from the work queue.
@@ -37,29 +37,6 @@ function newSide(): JetStreamSide {
   return new JetStreamSide({ log: testLog, mover: { expiresMs: 1_000, retryMs: 200 } });
 }
 
-/**
- * Acts as a consumer replica: naks `poison` every time it comes, acks everything else, and keeps
- * pulling until nothing comes any more. The server notices maxDeliver when it would deliver once
- * more, i.e. on a pull after the last nak: that pull comes back empty.
- */
-async function nakUntilMaxDeliveries(ch: ResolvedChannel, poison: string): Promise<number> {
-  const consumer = await adm.js.consumers.get(ch.stream.name, ch.consumer.name);
-  let deliveries = 0;
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const m = await consumer.next({ expires: 1_000 });
-    if (!m) {
-      if (deliveries >= MAX_DELIVER) break;
-      continue;
-    }
-    if (m.string() === poison) {
-      deliveries = m.info.deliveryCount;
-      m.nak();
-    } else m.ack();
-  }
-  return deliveries;
-}
-
 async function dlqMessages(ch: ResolvedChannel): Promise<number> {
   return (await adm.jsm.streams.info(ch.consumer.deadLetter!.streamName)).state.messages;
 }
@@ -77,7 +54,7 @@ describe("dead letters", () => {
       const pub = await adm.js.publish(ch.stream.subjects[0]!, "poison", { headers: h, msgID: "order-17" });
       await adm.js.publish(ch.stream.subjects[0]!, "fine");
 
-      expect(await nakUntilMaxDeliveries(ch, "poison")).toBe(MAX_DELIVER);
+      expect(await nakUntilMaxDeliveries(adm, ch, "poison", MAX_DELIVER)).toBe(MAX_DELIVER);
       await waitFor("the dead letter", async () => (await dlqMessages(ch)) === 1);
 
       const dl = await adm.jsm.streams.getMessage(ch.consumer.deadLetter!.streamName, { seq: 1 });
@@ -112,7 +89,7 @@ describe("dead letters", () => {
     await before.close(); // the operator is down: no mover runs
 
     const pub = await adm.js.publish(ch.stream.subjects[0]!, "poison");
-    await nakUntilMaxDeliveries(ch, "poison");
+    await nakUntilMaxDeliveries(adm, ch, "poison", MAX_DELIVER);
     await waitFor("the captured advisory", async () => (await adm.jsm.streams.info(`${ch.stream.name}_ADVISORIES`)).state.messages === 1);
     expect(await dlqMessages(ch)).toBe(0);
 
@@ -136,7 +113,7 @@ describe("dead letters", () => {
       // An earlier move copied the message and stopped before deleting it.
       await adm.js.publish(ch.consumer.deadLetter!.subject, "poison", { msgID: `${ch.stream.name}-${pub.seq}` });
 
-      await nakUntilMaxDeliveries(ch, "poison");
+      await nakUntilMaxDeliveries(adm, ch, "poison", MAX_DELIVER);
       await waitFor("the work queue to drop it", async () => (await adm.jsm.streams.getMessage(ch.stream.name, { seq: pub.seq })) === null);
       expect(await dlqMessages(ch)).toBe(1);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
-import type { NatsSyncResult } from "../../../operator/src/controller/ports.js";
+import type { NatsSyncResult } from "../../../operator/src/ports/index.js";
 import { JetStreamSide, NatsUnavailableError } from "../../../operator/src/nats/index.js";
 import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
 import { freePort, NatsServerProcess } from "../../support/nats-server.js";

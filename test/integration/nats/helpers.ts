@@ -2,7 +2,8 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll } from "vitest";
-import { JetStreamSide } from "../../../operator/src/nats/index.js";
+import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
+import { JetStreamSide, type JetStreamSideOptions } from "../../../operator/src/nats/index.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
 
 // What the tests use to look at (and meddle with) the server, independent of the adapter.
@@ -65,12 +66,12 @@ export interface SideTestEnv {
   side: JetStreamSide;
 }
 
-export function useSideTestEnv(): SideTestEnv {
+export function useSideTestEnv(options: Omit<JetStreamSideOptions, "log"> = {}): SideTestEnv {
   const env = {} as SideTestEnv;
   beforeAll(async () => {
     env.server = await NatsServerProcess.start();
     env.adm = await admin(env.server.url);
-    env.side = new JetStreamSide({ log: testLog });
+    env.side = new JetStreamSide({ log: testLog, ...options });
   });
   afterAll(async () => {
     await env.side?.close();
@@ -78,4 +79,27 @@ export function useSideTestEnv(): SideTestEnv {
     await env.server?.stop();
   });
   return env;
+}
+
+/**
+ * Acts as a consumer replica: naks `poison` every time it comes, acks everything else, and keeps
+ * pulling until nothing comes any more. The server notices maxDeliver when it would deliver once
+ * more, i.e. on a pull after the last nak: that pull comes back empty. Returns the deliveries.
+ */
+export async function nakUntilMaxDeliveries(adm: Admin, ch: ResolvedChannel, poison: string, maxDeliver: number): Promise<number> {
+  const consumer = await adm.js.consumers.get(ch.stream.name, ch.consumer.name);
+  let deliveries = 0;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const m = await consumer.next({ expires: 1_000 });
+    if (!m) {
+      if (deliveries >= maxDeliver) break;
+      continue;
+    }
+    if (m.string() === poison) {
+      deliveries = m.info.deliveryCount;
+      m.nak();
+    } else m.ack();
+  }
+  return deliveries;
 }

@@ -65,31 +65,48 @@ describe("lag", () => {
     await replica;
   });
 
-  it("reads many channels' queues with bounded concurrency, two requests each", async () => {
+  it("reads many channels' queues with one paged STREAM.LIST per connection, and CONSUMER.INFO only where a stream holds messages", async () => {
     const target = natsTarget(ctx.server.url);
     const channels = Array.from({ length: 40 }, () => channel());
     for (const [i, ch] of channels.entries()) {
       await ctx.side.sync(ch, target);
       for (let k = 0; k < i % 5; k++) await ctx.adm.js.publish(ch.stream.subjects[0]!, "x");
     }
+    // Streams that are no channel's, enough to need a second page of STREAM.LIST.
+    for (let i = 0; i < 260; i++) await ctx.adm.jsm.streams.add({ name: uniqueName("other"), subjects: [uniqueName("other.subject")] });
+    let streams = 0;
+    for await (const _ of ctx.adm.jsm.streams.names()) streams += 1;
     const missing = channel(); // never synced: no stream
     const unreachable = channel();
     const nowhere = natsTarget(`nats://127.0.0.1:${await freePort()}`);
 
     let result!: Awaited<ReturnType<JetStreamSide["readQueues"]>>;
     const requests = await countApiRequests(ctx.adm.nc, async () => {
-      result = await ctx.side.readQueues(
-        [...channels.map((ch) => ({ channel: ch, target })), { channel: missing, target }, { channel: unreachable, target: nowhere }],
-        8,
-      );
+      result = await ctx.side.readQueues([...channels.map((ch) => ({ channel: ch, target })), { channel: missing, target }, { channel: unreachable, target: nowhere }]);
     });
 
     for (const [i, ch] of channels.entries()) {
-      const q = result.get(ch.key);
-      expect(q).toMatchObject({ stream: { name: ch.stream.name, messages: i % 5 }, lag: i % 5 });
+      const reading = result.get(ch.key);
+      expect(reading).toMatchObject({ queue: { stream: { name: ch.stream.name, messages: i % 5 }, lag: i % 5 }, deadLetters: null });
+      if (i % 5 > 0) expect(reading).toMatchObject({ queue: { consumer: { pending: i % 5, ackPending: 0 } } });
     }
-    expect(result.get(missing.key)).toBeNull();
+    expect(result.get(missing.key)).toEqual({ queue: null, deadLetters: null });
     expect(result.get(unreachable.key)).toBeInstanceOf(NatsUnavailableError);
-    expect(requests.filter((s) => s.startsWith("$JS.API.STREAM.INFO.") || s.startsWith("$JS.API.CONSUMER.INFO.")).length).toBe(2 * 41);
+    expect(requests.filter((s) => s === "$JS.API.STREAM.LIST")).toHaveLength(Math.ceil(streams / 256));
+    expect(Math.ceil(streams / 256)).toBe(2);
+    expect(requests.filter((s) => s.startsWith("$JS.API.CONSUMER.INFO.")).length).toBe(channels.filter((_, i) => i % 5 > 0).length);
+    expect(requests.filter((s) => s.startsWith("$JS.API.STREAM.INFO."))).toEqual([]);
+  });
+
+  it("asks the consumer when a message that ran out of deliveries keeps the stream from being empty", async () => {
+    const ch = makeResolvedChannel({ namespace: "health", name: uniqueName("exhausted"), consumer: { ackWaitMs: 30_000, maxDeliver: 1 } });
+    const target = natsTarget(ctx.server.url);
+    await ctx.side.sync(ch, target);
+    await ctx.adm.js.publish(ch.stream.subjects[0]!, "poison");
+    const consumer = await ctx.adm.js.consumers.get(ch.stream.name, ch.consumer.name);
+    (await consumer.next({ expires: 1_000 }))!.nak();
+    await consumer.next({ expires: 1_000 }); // the server notices maxDeliver here, and keeps the message
+    const reading = (await ctx.side.readQueues([{ channel: ch, target }])).get(ch.key);
+    expect(reading).toMatchObject({ queue: { stream: { messages: 1 }, consumer: { pending: 0, ackPending: 0 }, lag: 0 } });
   });
 });

@@ -141,6 +141,18 @@ describe("a template channel", () => {
     await nats.drain("team_orders", "orders");
   });
 
+  it("recreates a stream deleted on the server within a few polls, not at the next resync", async () => {
+    await eventually(async () => expect(await nats.streamExists("team_orders")).toBe(true));
+    await nats.jsm.streams.delete("team_orders");
+    // The queue loop finds the stream gone and hands the channel back to the spec reconcile; the
+    // resync (60 s) would be far too late for this wait.
+    await eventually(async () => {
+      expect(await nats.streamExists("team_orders")).toBe(true);
+      expect(await nats.consumerNames("team_orders")).toEqual(["orders"]);
+    }, 10_000);
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "orders"), "Ready")?.status).toBe("True"));
+  });
+
   it("reports SubjectPolicyViolation for subjects outside the namespace, and creates nothing", async () => {
     await cluster.applyChannel(NS, "stray", { subjects: ["billing.invoices"], workload: { template: consumerTemplate }, scaling: fastScaling() });
     const ready = await eventually(async () => {

@@ -1,10 +1,11 @@
+import { RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServerProcess } from "../../support/nats-server.js";
 import type { KubeWorld } from "../support/kube-world.js";
 import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
 
 // Faults the operator must ride out: conflicts on its writes, watches that drop or expire,
-// and being killed with -9 in the middle of a reconcile. The real apiserver does not make
+// a write its RBAC no longer allows, and being killed with -9 in the middle of a reconcile. The real apiserver does not make
 // these on demand, so a fault-injecting proxy sits between it and the operator.
 
 const NS = "ops";
@@ -63,6 +64,35 @@ describe("the operator under faults", () => {
     await eventually(async () => expect((await cluster.channel(NS, name))?.status).toMatchObject({ lag: 30, replicas: 3, desiredReplicas: 3 }));
     expect(kube.faults.injected - before).toBe(6);
     await nats.drain(`${NS}_${name}`, name);
+  });
+
+  it("reports a finalizer patch its Role no longer allows as Ready=False naming verb and resource, with one Event, and recovers", async () => {
+    // A real 403 from the real RBAC authorizer: the chart's Role in the namespace, edited as an admin would.
+    const rbac = cluster.kc.makeApiClient(RbacAuthorizationV1Api);
+    const role = await rbac.readNamespacedRole({ namespace: NS, name: "p2p-operator" });
+    const original = structuredClone(role.rules ?? []);
+    const withoutChannelWrites = original.map((rule: V1PolicyRule) =>
+      rule.resources?.includes("pointtopointchannels") ? { ...rule, verbs: rule.verbs.filter((v) => v !== "patch" && v !== "update") } : rule,
+    );
+    await rbac.replaceNamespacedRole({ namespace: NS, name: "p2p-operator", body: { ...role, rules: withoutChannelWrites } });
+    try {
+      await cluster.applyChannel(NS, "denied", { workload: { template: consumerTemplate }, scaling: fastScaling() });
+      const ready = await eventually(async () => {
+        const c = conditionOf(await cluster.channel(NS, "denied"), "Ready");
+        expect(c).toMatchObject({ status: "False", reason: "Forbidden" });
+        return c;
+      });
+      expect(ready?.message).toMatch(/^adding finalizer messaging\.p2p\.dev\/nats-cleanup: .*cannot patch resource "pointtopointchannels"/);
+      await sleep(2_000);
+      expect((await cluster.events(NS, "denied")).filter((e) => e.reason === "Forbidden")).toHaveLength(1);
+      // Without its finalizer the channel's NATS side is not created: a deletion could not clean it up.
+      expect(await nats.streamExists(`${NS}_denied`)).toBe(false);
+    } finally {
+      await rbac.replaceNamespacedRole({ namespace: NS, name: "p2p-operator", body: { ...(await rbac.readNamespacedRole({ namespace: NS, name: "p2p-operator" })), rules: original } });
+    }
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "denied"), "Ready")?.status).toBe("True"), 30_000);
+    expect((await cluster.channel(NS, "denied"))?.metadata.finalizers).toContain("messaging.p2p.dev/nats-cleanup");
+    expect(await nats.streamExists(`${NS}_denied`)).toBe(true);
   });
 
   it("picks up what happened while its watches were cut off", async () => {

@@ -134,7 +134,7 @@ describe("a scaleTargetRef channel", () => {
 });
 
 describe("a channel with its own connection Secret", () => {
-  it("reports SecretNotFound once (not once per poll) until the Secret exists, then connects with it and mounts it", async () => {
+  it("reports SecretNotFound once (not once per poll) until the Secret exists, turns Ready within a poll of it appearing, connects with it and mounts it", async () => {
     await cluster.applyChannel(NS, "secure", {
       connection: { servers: [authServer.url], secretRef: { name: "nats-auth" } },
       workload: { template: consumerTemplate },
@@ -146,13 +146,16 @@ describe("a channel with its own connection Secret", () => {
       return c;
     });
     expect(notFound?.status).toBe("False");
-    await sleep(2_000);
+    // Long enough for an exponential backoff (0.5 s, 1 s, 2 s, 4 s, ...) to have grown past 4 s:
+    // the operator may only get (never list or watch) Secrets under the chart's RBAC, so it must
+    // look for the Secret on every poll (300 ms here) to see it within one.
+    await sleep(8_000);
     const warnings = (await cluster.events(NS, "secure")).filter((e) => e.reason === "SecretNotFound");
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.type).toBe("Warning");
 
     await cluster.createTokenSecret(NS, "nats-auth", "s3cret-token");
-    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "secure"), "Ready")?.status).toBe("True"), 15_000);
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "secure"), "Ready")?.status).toBe("True"), 3_000, 100);
 
     const nc = await connect({ servers: authServer.url, token: "s3cret-token" });
     try {

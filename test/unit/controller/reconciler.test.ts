@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import pino from "pino";
 import { ChannelReconciler } from "../../../operator/src/controller/reconciler.js";
-import { SecretNotFoundError } from "../../../operator/src/controller/errors.js";
+import { SecretNotFoundError } from "../../../operator/src/ports/index.js";
 import { KubeApiError } from "../../../operator/src/kube/rest.js";
 import type {
   ChannelSource,
@@ -10,9 +10,11 @@ import type {
   EventRecorder,
   NatsSide,
   NatsSyncResult,
+  QueueRead,
+  QueueReading,
   WorkloadDriver,
   WorkloadObservation,
-} from "../../../operator/src/controller/ports.js";
+} from "../../../operator/src/ports/index.js";
 import type { ChannelStatus, PointToPointChannel } from "../../../operator/src/api/types.js";
 import type { ResolvedChannel } from "../../../operator/src/api/resolved.js";
 
@@ -36,6 +38,9 @@ function channel(overrides: Partial<PointToPointChannel["spec"]> = {}, meta: Par
 class MemorySource implements ChannelSource {
   channels = new Map<string, PointToPointChannel>();
   statusWrites = 0;
+  /** Errors the finalizer patch and the status write throw, as a refused API call would. */
+  refuseFinalizer: Error | null = null;
+  refuseStatus: Error | null = null;
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   keys(): string[] {
@@ -46,11 +51,13 @@ class MemorySource implements ChannelSource {
     return ch ? structuredClone(ch) : null;
   }
   async writeStatus(ch: PointToPointChannel, status: ChannelStatus) {
+    if (this.refuseStatus) throw this.refuseStatus;
     this.statusWrites++;
     const stored = this.channels.get(`${ch.metadata.namespace}/${ch.metadata.name}`)!;
     stored.status = structuredClone(status);
   }
   async setFinalizer(ch: PointToPointChannel, present: boolean) {
+    if (this.refuseFinalizer) throw this.refuseFinalizer;
     const key = `${ch.metadata.namespace}/${ch.metadata.name}`;
     const stored = this.channels.get(key);
     if (!stored) return;
@@ -63,11 +70,13 @@ class MemorySource implements ChannelSource {
 }
 
 class FakeNats implements NatsSide {
+  syncs = 0;
   lag = 0;
   lastSeq = 0;
   fail: Error | null = null;
   finalized: string[] = [];
   async sync(): Promise<NatsSyncResult> {
+    this.syncs++;
     if (this.fail) throw this.fail;
     return {
       stream: { status: "True", reason: "StreamReady", message: "ok" },
@@ -81,6 +90,18 @@ class FakeNats implements NatsSide {
       deadLetters: null,
       server: null,
     };
+  }
+  async readQueues(reads: readonly QueueRead[]): Promise<Map<string, QueueReading | Error>> {
+    const out = new Map<string, QueueReading | Error>();
+    for (const { channel } of reads) {
+      if (this.fail) out.set(channel.key, this.fail);
+      else {
+        const { queue } = await this.sync();
+        this.syncs--;
+        out.set(channel.key, { queue, deadLetters: null });
+      }
+    }
+    return out;
   }
   async finalize(ch: ResolvedChannel): Promise<void> {
     if (this.fail) throw this.fail;
@@ -130,7 +151,7 @@ class Events implements EventRecorder {
   }
 }
 
-function setup(spec?: Partial<PointToPointChannel["spec"]>) {
+function setup(spec?: Partial<PointToPointChannel["spec"]>, options: { statusBudget?: boolean; pollLoop?: boolean } = {}) {
   const source = new MemorySource();
   source.channels.set("health/register", channel(spec));
   const nats = new FakeNats();
@@ -146,6 +167,8 @@ function setup(spec?: Partial<PointToPointChannel["spec"]>) {
     events,
     log: pino({ level: "silent" }),
     now: () => now,
+    statusBudget: options.statusBudget,
+    pollLoop: options.pollLoop,
   });
   const tick = (ms: number) => (now += ms);
   const status = () => source.channels.get("health/register")?.status;
@@ -234,6 +257,53 @@ describe("ChannelReconciler", () => {
     expect(t.condition("Ready")?.status).toBe("True");
   });
 
+  it("turns a refused finalizer patch into Ready=False naming verb and resource, with one Event, and leaves NATS untouched", async () => {
+    const t = setup();
+    const forbidden = 'pointtopointchannels.messaging.p2p.dev "register" is forbidden: User "system:serviceaccount:p2p:p2p-operator" cannot patch resource "pointtopointchannels" in API group "messaging.p2p.dev" in the namespace "health"';
+    t.source.refuseFinalizer = new KubeApiError(403, "Forbidden", forbidden);
+    t.nats.lag = 5;
+    for (let i = 0; i < 3; i++) {
+      expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+      t.tick(1000);
+    }
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "Forbidden" });
+    expect(t.condition("Ready")?.message).toBe(`adding finalizer messaging.p2p.dev/nats-cleanup: ${forbidden}`);
+    expect(t.events.list.filter((e) => e.startsWith("Warning Forbidden"))).toHaveLength(1);
+    expect(t.workload.exists).toBe(false);
+
+    t.source.refuseFinalizer = null;
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ requeueAfterMs: 1000 });
+    expect(t.condition("Ready")?.status).toBe("True");
+  });
+
+  it("turns a refused finalizer removal on deletion into Ready=False, and finishes once it is allowed", async () => {
+    const t = setup();
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.metadata.deletionTimestamp = new Date(Date.parse("2026-01-01T00:00:00Z")).toISOString();
+    t.source.refuseFinalizer = new KubeApiError(403, "Forbidden", 'cannot update resource "pointtopointchannels"');
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ backoff: true });
+    expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "Forbidden", message: 'removing finalizer messaging.p2p.dev/nats-cleanup: cannot update resource "pointtopointchannels"' });
+    t.source.refuseFinalizer = null;
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.source.channels.has("health/register")).toBe(false);
+  });
+
+  it("records one StatusWriteFailed Event per cause when status cannot be written, not one per retry", async () => {
+    const t = setup();
+    const forbidden = 'cannot patch resource "pointtopointchannels/status" in API group "messaging.p2p.dev"';
+    t.source.refuseStatus = new KubeApiError(403, "Forbidden", forbidden);
+    for (let i = 0; i < 3; i++) {
+      await expect(t.reconciler.reconcile("health/register")).rejects.toThrow(forbidden);
+      t.tick(1000);
+    }
+    expect(t.events.list).toEqual([`Warning StatusWriteFailed writing status failed (Forbidden): ${forbidden}`]);
+
+    t.source.refuseStatus = null;
+    await t.reconciler.reconcile("health/register");
+    expect(t.condition("Ready")?.status).toBe("True");
+    expect(t.events.list.filter((e) => e.startsWith("Normal Ready"))).toHaveLength(1);
+  });
+
   it("writes status only when it changed", async () => {
     const t = setup();
     await t.reconciler.reconcile("health/register");
@@ -243,6 +313,109 @@ describe("ChannelReconciler", () => {
     t.tick(1000);
     await t.reconciler.reconcile("health/register");
     expect(t.source.statusWrites).toBe(writes);
+  });
+
+  it("on a status budget, writes a moving lag at most once per 10 s, and a scale at once", async () => {
+    const t = setup({ scaling: { minReplicas: 1, maxReplicas: 10, targetLagPerReplica: 10_000 } }, { statusBudget: true });
+    await t.reconciler.reconcile("health/register");
+    const writes = t.source.statusWrites;
+    // 30 polls a second apart, the lag jumping between 0 and 50 x i: without a budget, 30 writes.
+    for (let i = 1; i <= 30; i++) {
+      t.nats.lag = i % 2 === 0 ? 0 : 50 * i;
+      t.nats.lastSeq += 50;
+      t.tick(1000);
+      await t.reconciler.reconcile("health/register");
+    }
+    expect(t.workload.replicas).toBe(1);
+    expect(t.source.statusWrites - writes).toBe(2);
+    t.nats.lag = 50_000;
+    t.tick(1000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.workload.replicas).toBe(5);
+    expect(t.status()).toMatchObject({ lag: 50_000, replicas: 5, desiredReplicas: 5 });
+  });
+
+  it("with the poll loop, hands a reconciled channel to the poller, which scales from bulk readings every pollInterval", async () => {
+    const t = setup({ scaling: { pollInterval: "2s", targetLagPerReplica: 100, maxReplicas: 10 } }, { pollLoop: true });
+    const now = () => Date.parse("2026-01-01T00:00:00Z");
+    expect(await t.reconciler.reconcile("health/register")).toEqual({ done: true });
+    expect(t.reconciler.duePolls(now())).toEqual([]);
+    t.tick(2000);
+    const due = t.reconciler.duePolls(now() + 2000);
+    expect(due.map((d) => d.channel.key)).toEqual(["health/register"]);
+    expect(t.reconciler.duePolls(now() + 2000)).toEqual([]);
+
+    t.nats.lag = 420;
+    t.nats.lastSeq = 420;
+    const readings = await t.nats.readQueues(due);
+    expect(await t.reconciler.poll("health/register", readings.get("health/register")!)).toBe("ok");
+    expect(t.workload.replicas).toBe(5);
+    expect(t.status()).toMatchObject({ lag: 420, replicas: 5, desiredReplicas: 5 });
+  });
+
+  it("with the poll loop, gathers channels reconciled at different times into one bulk read per interval", async () => {
+    const t = setup({ scaling: { pollInterval: "2s" } }, { pollLoop: true });
+    const other = structuredClone(t.source.channels.get("health/register")!);
+    other.metadata = { ...other.metadata, name: "other", uid: "u-2" };
+    other.spec.subjects = ["health.other"];
+    t.source.channels.set("health/other", other);
+    const start = Date.parse("2026-01-01T00:00:00Z");
+    await t.reconciler.reconcile("health/register");
+    t.tick(700);
+    await t.reconciler.reconcile("health/other");
+    const batches: string[][] = [];
+    for (let at = start + 250; at <= start + 8_000; at += 250) {
+      const due = t.reconciler.duePolls(at);
+      if (due.length > 0) batches.push(due.map((d) => `${at - start}:${d.channel.key}`));
+    }
+    expect(batches).toEqual([
+      ["2000:health/register", "2000:health/other"],
+      ["4000:health/register", "4000:health/other"],
+      ["6000:health/register", "6000:health/other"],
+      ["8000:health/register", "8000:health/other"],
+    ]);
+  });
+
+  it("with the poll loop, a resync within 5 minutes of a sync reuses it while polls succeed; a respec or 5 minutes sync again", async () => {
+    const t = setup({ scaling: { pollInterval: "2s" } }, { pollLoop: true });
+    const start = Date.parse("2026-01-01T00:00:00Z");
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(1);
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(2); // no poll yet: nothing says the NATS side still stands
+
+    t.tick(2000);
+    const due = t.reconciler.duePolls(start + 2000);
+    t.nats.lag = 7;
+    expect(await t.reconciler.poll("health/register", (await t.nats.readQueues(due)).get("health/register")!)).toBe("ok");
+    t.tick(60_000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(2);
+    expect(t.status()?.lag).toBe(7);
+
+    expect(await t.reconciler.poll("health/register", { queue: null, deadLetters: null })).toBe("respec");
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(3);
+
+    expect(await t.reconciler.poll("health/register", (await t.nats.readQueues(due)).get("health/register")!)).toBe("ok");
+    t.tick(5 * 60_000);
+    await t.reconciler.reconcile("health/register");
+    expect(t.nats.syncs).toBe(4);
+  });
+
+  it("with the poll loop, sends a channel back to the spec reconcile when its stream is gone, its read failed or its spec changed", async () => {
+    const t = setup({}, { pollLoop: true });
+    await t.reconciler.reconcile("health/register");
+    expect(await t.reconciler.poll("health/register", { queue: null, deadLetters: null })).toBe("respec");
+    expect(await t.reconciler.poll("health/register", { queue: null, deadLetters: null })).toBe("respec");
+
+    await t.reconciler.reconcile("health/register");
+    expect(await t.reconciler.poll("health/register", new Error("NATS at nats://127.0.0.1:4222 is unreachable"))).toBe("respec");
+
+    await t.reconciler.reconcile("health/register");
+    t.source.channels.get("health/register")!.spec.scaling = { maxReplicas: 7 };
+    const reading = (await t.nats.readQueues([])).get("x") ?? { queue: (await t.nats.sync()).queue, deadLetters: null };
+    expect(await t.reconciler.poll("health/register", reading)).toBe("respec");
   });
 
   it("emits a Warning once per cause, not once per poll", async () => {
@@ -255,6 +428,15 @@ describe("ChannelReconciler", () => {
     }
     expect(t.events.list.filter((e) => e.startsWith("Warning SecretNotFound")).length).toBe(1);
     expect(t.condition("Ready")).toMatchObject({ status: "False", reason: "SecretNotFound" });
+  });
+
+  it("looks for a missing Secret again after one poll, not after a growing backoff (Secrets are not watched)", async () => {
+    const t = setup({ scaling: { pollInterval: "2s" } });
+    t.connections.missingSecret = true;
+    for (let i = 0; i < 5; i++) expect(await t.reconciler.reconcile("health/register")).toEqual({ requeueAfterMs: 2000 });
+    t.connections.missingSecret = false;
+    await t.reconciler.reconcile("health/register");
+    expect(t.condition("Ready")?.status).toBe("True");
   });
 
   it("marks an invalid spec terminal without touching NATS or the workload", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidSecretError, SecretNotFoundError } from "../../../operator/src/controller/errors.js";
+import { InvalidSecretError, SecretNotFoundError } from "../../../operator/src/ports/index.js";
 import {
   KubeConnectionResolver,
   connectionId,
@@ -51,7 +51,7 @@ describe("KubeConnectionResolver", () => {
   const secrets = new Map<string, Secret>([["register/nats-auth", secret({ token: "s3cret" })]]);
   const resolver = new KubeConnectionResolver(
     { servers: ["nats://op:4222"], credentials: { creds: "OPERATOR" } },
-    { get: (ns: string, name: string) => secrets.get(`${ns}/${name}`) },
+    { get: async (ns: string, name: string) => secrets.get(`${ns}/${name}`) ?? null },
   );
 
   it("uses the operator's connection without spec.connection", async () => {

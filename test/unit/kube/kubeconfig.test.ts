@@ -74,8 +74,7 @@ describe("kubeconfig files", () => {
   });
 
   it.each([
-    ["exec.yaml", /user "eks" in .*exec\.yaml authenticates with an exec credential plugin \(aws\), which p2p operator does not support: use a token, tokenFile or client certificate/],
-    ["auth-provider.yaml", /user "sso" in .* authenticates with auth-provider "oidc", which p2p operator does not support/],
+    ["auth-provider.yaml", /user "sso" in .* authenticates with auth-provider "oidc", which p2p operator does not support: use the provider's exec credential plugin/],
     ["proxy.yaml", /cluster "c" in .* sets proxy-url, which p2p operator does not support/],
     ["broken-context.yaml", /current-context "missing" is not among its contexts/],
   ])("refuses %s with an error that says what", (file, message) => {

@@ -74,6 +74,20 @@ export interface NatsSyncResult {
   server: NatsServerStatus | null;
 }
 
+/** One channel's part of a bulk queue read (NatsSide.readQueues). */
+export interface QueueRead {
+  channel: ResolvedChannel;
+  target: ConnectionTarget;
+}
+
+/** What a bulk read found for one channel. */
+export interface QueueReading {
+  /** null when the stream or consumer is missing or not this channel's: a spec reconcile repairs it. */
+  queue: QueueState | null;
+  /** Messages held in the DLQ stream; null without dead letters configured. */
+  deadLetters: number | null;
+}
+
 export interface NatsSide {
   /**
    * Brings the stream, consumer, DLQ stream and dead-letter mover in line with the channel and
@@ -83,6 +97,11 @@ export interface NatsSide {
    * condition and a retry.
    */
   sync(channel: ResolvedChannel, target: ConnectionTarget): Promise<NatsSyncResult>;
+  /**
+   * The queues of many channels: one paged STREAM.LIST per connection, and CONSUMER.INFO only for
+   * channels whose stream holds messages. A channel whose read failed maps to its error.
+   */
+  readQueues(reads: readonly QueueRead[]): Promise<Map<string, QueueReading | Error>>;
   /** On channel deletion: stops the dead-letter mover; with deletionPolicy Delete removes stream, consumer and DLQ stream. */
   finalize(channel: ResolvedChannel, target: ConnectionTarget): Promise<void>;
   close(): Promise<void>;
