@@ -158,11 +158,17 @@ describe("the process node", () => {
   });
 
   it("on delete: SIGTERM, the grace period, then SIGKILL; the pod is gone only after the process is", async () => {
-    // Ignores SIGTERM: only SIGKILL after terminationGracePeriodSeconds ends it.
-    await createPod("stubborn", "process.on('SIGTERM', () => console.log('TERM')); setInterval(() => {}, 1000)", { terminationGracePeriodSeconds: 3 });
+    // Ignores SIGTERM: only SIGKILL after terminationGracePeriodSeconds ends it. Ready (its port
+    // open) only once the handler is installed, so the SIGTERM cannot arrive before it.
+    await createPod(
+      "stubborn",
+      "process.on('SIGTERM', () => console.log('TERM')); require('net').createServer().listen(Number(process.env.PORT), '127.0.0.1')",
+      { terminationGracePeriodSeconds: 3 },
+      { ports: [{ containerPort: 7000 }], env: [{ name: "PORT", value: "7000" }], readinessProbe: { tcpSocket: { port: 7000 }, periodSeconds: 1 } },
+    );
     const running = await eventually(async () => {
       const p = await pod("stubborn");
-      expect(p?.status?.phase).toBe("Running");
+      expect(ready(p)).toBe("True");
       return p!;
     });
     const pid = Number(running.status?.containerStatuses?.[0]?.containerID?.replace("process://", ""));
