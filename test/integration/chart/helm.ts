@@ -40,9 +40,14 @@ export interface ProcessResult {
   stderr: string;
 }
 
-export async function runTool(name: "helm" | "kubectl", args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
+export function runTool(name: "helm" | "kubectl", args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
+  return runProcess(toolPath(name), args, env);
+}
+
+/** Runs a binary from the repository root; a non-zero exit is a result, a missing binary an error. */
+export async function runProcess(bin: string, args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
   try {
-    const { stdout, stderr } = await run(toolPath(name), args, {
+    const { stdout, stderr } = await run(bin, args, {
       cwd: repoRoot,
       maxBuffer: 64 * 1024 * 1024,
       env: { ...process.env, ...env },
@@ -56,7 +61,7 @@ export async function runTool(name: "helm" | "kubectl", args: string[], env?: No
 }
 
 /** Turns a values object into helm's `--set-json key=json` arguments, one per top-level key. */
-function valueArgs(values: Record<string, unknown>): string[] {
+export function valueArgs(values: Record<string, unknown>): string[] {
   return Object.entries(values).flatMap(([key, value]) => ["--set-json", `${key}=${JSON.stringify(value)}`]);
 }
 

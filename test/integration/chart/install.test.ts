@@ -6,7 +6,7 @@
 // the missing permission.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControlPlane } from "../../support/control-plane/index.js";
+import { ControlPlane, createNamespace } from "../../support/control-plane/index.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
 import { Cluster, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling } from "../operator/support.js";
 import { KubeWorld, RELEASE, helm } from "../support/kube-world.js";
@@ -72,7 +72,7 @@ describe("the chart installed for some namespaces", () => {
 
   beforeAll(async () => {
     world = await KubeWorld.start({ controlPlane: plane.info(), namespaces: ["team-a"], releaseNamespace: "p2p-team", natsUrl: server.url });
-    await world.admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "team-b" } });
+    await createNamespace(world.admin, "team-b");
     cluster = new Cluster(world.kubeConfig());
     operator = await OperatorProcess.start({ world });
   }, 120_000);

@@ -5,8 +5,8 @@
 import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base } from "../../support/channel-cases.js";
-import { RestClient } from "../../support/control-plane/index.js";
-import { adminClient, controlPlane } from "../support/kube-world.js";
+import { createNamespace, type RestClient } from "../../support/control-plane/index.js";
+import { adminClient, controlPlane, kubectl as runKubectl } from "../support/kube-world.js";
 
 const NS = "clients";
 let admin: RestClient;
@@ -15,7 +15,7 @@ let kc: KubeConfig;
 beforeAll(async () => {
   const info = controlPlane();
   admin = adminClient(info);
-  await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await createNamespace(admin, NS);
   kc = new KubeConfig();
   kc.loadFromFile(info.kubeconfig);
 });
@@ -25,15 +25,7 @@ afterAll(async () => {
   admin?.close();
 });
 
-async function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const info = controlPlane();
-  const { execFile } = await import("node:child_process");
-  return new Promise((resolve) =>
-    execFile(info.kubectl, ["--kubeconfig", info.kubeconfig, ...args], (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const kubectl = (args: string[]) => runKubectl(controlPlane(), args);
 
 describe("official clients against the CRD", () => {
   it("client-node watches channels: ADDED, MODIFIED and DELETED arrive", async () => {

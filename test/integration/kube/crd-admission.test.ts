@@ -8,8 +8,8 @@ import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { channelSchema } from "../../../operator/src/api/validate.js";
 import { base, collectRules, edit, invalid, type Doc } from "../../support/channel-cases.js";
-import { KubeStatusError, RestClient } from "../../support/control-plane/index.js";
-import { adminClient, controlPlane } from "../support/kube-world.js";
+import { KubeStatusError, createNamespace, type RestClient } from "../../support/control-plane/index.js";
+import { adminClient, controlPlane, kubectl } from "../support/kube-world.js";
 
 const NS = "admission";
 const ROOT = join(import.meta.dirname, "../../..");
@@ -20,7 +20,7 @@ let counter = 0;
 beforeAll(async () => {
   const info = controlPlane();
   admin = adminClient(info);
-  await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await createNamespace(admin, NS);
 });
 
 afterAll(async () => {
@@ -99,10 +99,7 @@ describe("the CRD on the real apiserver", () => {
   it("shows the printer columns in kubectl get p2pc", async () => {
     const info = controlPlane();
     expect(await admit(edit((d) => (d.metadata.name = "listed")))).toBeNull();
-    const { execFile } = await import("node:child_process");
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(info.kubectl, ["--kubeconfig", info.kubeconfig, "get", "p2pc", "-n", NS], (err, stdout) => (err ? reject(err) : resolve(stdout))),
-    );
+    const { stdout: out } = await kubectl(info, ["get", "p2pc", "-n", NS]);
     const [header] = out.trim().split("\n");
     expect(header!.split(/\s+/)).toEqual(["NAME", "STREAM", "TARGET", "MIN", "MAX", "REPLICAS", "LAG", "READY", "AGE"]);
     expect(out).toMatch(/\ncase-\d+\s+\s*1\s+8\s/);

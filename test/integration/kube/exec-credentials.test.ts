@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeApiError, KubeRest, loadKubeClientConfig } from "../../../operator/src/kube/index.js";
-import { RestClient } from "../../support/control-plane/index.js";
-import { controlPlane } from "../support/kube-world.js";
+import { createNamespace, requestToken, type RestClient } from "../../support/control-plane/index.js";
+import { adminClient, controlPlane } from "../support/kube-world.js";
 
 const NS = "exec-creds";
 let admin: RestClient;
@@ -16,8 +16,8 @@ let dir: string;
 
 beforeAll(async () => {
   const info = controlPlane();
-  admin = new RestClient({ server: info.server, ca: info.caCert, cert: join(info.dir, "pki/admin.crt"), key: join(info.dir, "pki/admin.key") });
-  await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  admin = adminClient(info);
+  await createNamespace(admin, NS);
   await admin.request("POST", `/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "laptop" } });
   dir = mkdtempSync(join(tmpdir(), "p2p-exec-int-"));
 });
@@ -28,14 +28,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function serviceAccountToken(): Promise<string> {
-  const review = await admin.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${NS}/serviceaccounts/laptop/token`, {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "TokenRequest",
-    spec: { expirationSeconds: 600 },
-  });
-  return review.status.token;
-}
+const serviceAccountToken = () => requestToken(admin, NS, "laptop", { expirationSeconds: 600 });
 
 describe("exec credential plugins against the real apiserver", () => {
   it.each(["v1", "v1beta1"])("client.authentication.k8s.io/%s: authenticates with the plugin's token, and runs it again after a 401", async (version) => {

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeStatusError, RestClient } from "../../support/control-plane/index.js";
+import { KubeStatusError, RestClient, createNamespace } from "../../support/control-plane/index.js";
 import { eventually as eventuallyWithin } from "../operator/support.js";
 import { adminClient, controlPlane } from "../support/kube-world.js";
 
@@ -18,7 +18,7 @@ let admin: RestClient;
 beforeAll(async () => {
   const info = controlPlane();
   admin = adminClient(info);
-  await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
+  await createNamespace(admin, NS);
   await admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "creds" }, stringData: { token: "s3cret", "ca.crt": "CA" } });
   await admin.request("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { mode: "fast" } });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { JetStreamSide } from "../../../operator/src/nats/index.js";
 import { makeResolvedChannel, natsTarget, uniqueName } from "../../support/channels.js";
-import { admin, countApiRequests, testLog, useSideTestEnv } from "./helpers.js";
+import { countApiRequests, testLog, useSideTestEnv } from "./helpers.js";
 
 // Provisioning on a real nats-server: what the server holds after sync.
 

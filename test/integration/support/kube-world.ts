@@ -3,17 +3,14 @@
 // for real with `helm install` in namespaced mode for those namespaces, and a fault proxy in
 // front of the apiserver. The operator runs as a process on a token of the chart's
 // ServiceAccount, so the real authorizer allows or denies every call it makes.
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { chartOperatorCommand } from "../../../scripts/lib/chart-operator.mjs";
 import { FaultProxy } from "../../support/fault-proxy.js";
-import { RestClient, writeKubeconfig, type ControlPlaneInfo } from "../../support/control-plane/index.js";
-import { chartDir, toolPath } from "../chart/helm.js";
+import { RestClient, createNamespace, requestToken, writeKubeconfig, type ControlPlaneInfo } from "../../support/control-plane/index.js";
+import { chartDir, runProcess, runTool, valueArgs, type ProcessResult } from "../chart/helm.js";
 
-const run = promisify(execFile);
 
 export function controlPlane(): ControlPlaneInfo {
   const info = inject("controlPlane");
@@ -62,7 +59,7 @@ export class KubeWorld {
       "--namespace",
       options.releaseNamespace,
       "--wait=hookOnly",
-      ...setJson({
+      ...valueArgs({
         crds: { enabled: options.installCrds ?? false },
         watchNamespaces: options.clusterWide ? [] : options.namespaces,
         nats: { url: options.natsUrl },
@@ -71,11 +68,11 @@ export class KubeWorld {
     ]);
     // The chart's own operator pods would need its image; the test runs the operator as a
     // process instead, with the same arguments and the same ServiceAccount (operatorArgs).
-    await run(info.kubectl, ["--kubeconfig", info.kubeconfig, "-n", options.releaseNamespace, "scale", "deployment", RELEASE, "--replicas=0"]);
+    const scaled = await kubectl(info, ["-n", options.releaseNamespace, "scale", "deployment", RELEASE, "--replicas=0"]);
+    if (scaled.code !== 0) throw new Error(`kubectl scale failed: ${scaled.stderr}`);
     const faults = await FaultProxy.start({ upstream: info.server, ca: info.caCert, cert: info.servingCert, key: info.servingKey });
-    const world = new KubeWorld(info, options, admin, faults, "");
-    const kubeconfigPath = await world.serviceAccountKubeconfig(faults.url, `operator-${options.releaseNamespace}`);
-    return Object.assign(world, { kubeconfigPath }) as KubeWorld;
+    const kubeconfigPath = await serviceAccountKubeconfig(info, admin, options.releaseNamespace, faults.url, `operator-${options.releaseNamespace}`);
+    return new KubeWorld(info, options, admin, faults, kubeconfigPath);
   }
 
   get url(): string {
@@ -94,13 +91,8 @@ export class KubeWorld {
   }
 
   /** A kubeconfig with a fresh token of the chart's ServiceAccount, for `server` (a proxy or the apiserver). */
-  async serviceAccountKubeconfig(server: string, name: string, serviceAccount = RELEASE): Promise<string> {
-    const review = await this.admin.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${this.options.releaseNamespace}/serviceaccounts/${serviceAccount}/token`, {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { expirationSeconds: 3600 },
-    });
-    return writeKubeconfig(join(this.info.dir, `${name}.kubeconfig`), server, this.info.caCert, { token: review.status.token }, this.options.releaseNamespace);
+  serviceAccountKubeconfig(server: string, name: string): Promise<string> {
+    return serviceAccountKubeconfig(this.info, this.admin, this.options.releaseNamespace, server, name);
   }
 
   /** The installed operator Deployment, as helm made it. */
@@ -113,15 +105,9 @@ export class KubeWorld {
     return chartOperatorCommand(await this.chartDeployment(), { namespace: this.options.releaseNamespace, podName });
   }
 
-  /** The real kubectl; the kubeconfig goes in KUBECONFIG, so plugins (`kubectl p2p`) get it too. */
-  async kubectl(args: string[], kubeconfig = this.info.kubeconfig, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await run(this.info.kubectl, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env, KUBECONFIG: kubeconfig } });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-    }
+  /** The real kubectl, as the admin unless another kubeconfig is given. */
+  kubectl(args: string[], kubeconfig = this.info.kubeconfig, env: Record<string, string> = {}): Promise<ProcessResult> {
+    return kubectl(this.info, args, { kubeconfig, env });
   }
 
   /** Uninstalls the chart and deletes the file's namespaces (the real namespace controller empties them). */
@@ -140,22 +126,18 @@ export function adminClient(info: ControlPlaneInfo = controlPlane()): RestClient
   return new RestClient({ server: info.server, ca: info.caCert, cert: info.adminCert, key: info.adminKey });
 }
 
-async function createNamespace(admin: RestClient, name: string): Promise<void> {
-  await admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } }).catch((err: { code?: number }) => {
-    if (err.code !== 409) throw err;
-  });
+async function serviceAccountKubeconfig(info: ControlPlaneInfo, admin: RestClient, namespace: string, server: string, name: string): Promise<string> {
+  const token = await requestToken(admin, namespace, RELEASE);
+  return writeKubeconfig(join(info.dir, `${name}.kubeconfig`), server, info.caCert, { token }, namespace);
 }
 
-function setJson(values: Record<string, unknown>): string[] {
-  return Object.entries(values).flatMap(([key, value]) => ["--set-json", `${key}=${JSON.stringify(value)}`]);
+/** The control plane's own kubectl; the kubeconfig goes in KUBECONFIG, so plugins (`kubectl p2p`) get it too. */
+export function kubectl(info: ControlPlaneInfo, args: string[], options: { kubeconfig?: string; env?: Record<string, string> } = {}): Promise<ProcessResult> {
+  return runProcess(info.kubectl, args, { ...options.env, KUBECONFIG: options.kubeconfig ?? info.kubeconfig });
 }
 
 export async function helm(info: ControlPlaneInfo, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run(toolPath("helm"), [...args, "--kubeconfig", info.kubeconfig], { maxBuffer: 16 * 1024 * 1024 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string };
-    throw new Error(`helm ${args.slice(0, 2).join(" ")} failed: ${e.stderr ?? String(err)}`, { cause: err });
-  }
+  const result = await runTool("helm", [...args, "--kubeconfig", info.kubeconfig]);
+  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(" ")} failed: ${result.stderr}`);
+  return result.stdout;
 }

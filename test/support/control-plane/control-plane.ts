@@ -11,7 +11,8 @@ import { Component } from "./component.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { createPki, type ClientIdentity, type Pki } from "./pki.js";
 import { ProcessNode } from "./process-node.js";
-import { KubeStatusError, RestClient } from "./rest.js";
+import { createNamespace } from "./api-calls.js";
+import { RestClient } from "./rest.js";
 
 const SERVICE_CIDR = "10.96.0.0/24";
 const SERVICE_IP = "10.96.0.1";
@@ -165,27 +166,6 @@ export class ControlPlane {
     }
   }
 
-  /** A kubeconfig for a client-certificate identity (user and groups), e.g. to test RBAC. */
-  async kubeconfigFor(name: string, id: ClientIdentity): Promise<string> {
-    const pair = await this.pki.client(id, name);
-    return writeKubeconfig(join(this.dir, `${name}.kubeconfig`), this.server, this.pki.caCert, pair);
-  }
-
-  /** A kubeconfig holding a bound token of a ServiceAccount (TokenRequest), as a pod would get. */
-  async serviceAccountKubeconfig(namespace: string, serviceAccount: string, file = join(this.dir, `sa-${namespace}-${serviceAccount}.kubeconfig`)): Promise<string> {
-    const token = await this.serviceAccountToken(namespace, serviceAccount);
-    return writeKubeconfig(file, this.server, this.pki.caCert, { token }, namespace);
-  }
-
-  async serviceAccountToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
-    const review = await this.admin.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`, {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { expirationSeconds },
-    });
-    return review.status.token;
-  }
-
   info(): ControlPlaneInfo {
     return {
       server: this.server,
@@ -202,21 +182,13 @@ export class ControlPlane {
     };
   }
 
-  async createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
-    try {
-      await this.admin.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } });
-    } catch (err) {
-      if (!(err instanceof KubeStatusError && err.code === 409)) throw err;
-    }
+  createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+    return createNamespace(this.admin, name, labels);
   }
 
   /** The pids of etcd, kube-apiserver and kube-controller-manager, e.g. to read their CPU from /proc. */
   pids(): Record<string, number | undefined> {
     return Object.fromEntries(this.components.map((c) => [c.name, c.pid]));
-  }
-
-  logOf(component: "etcd" | "kube-apiserver" | "kube-controller-manager"): string {
-    return join(this.dir, "logs", `${component}.log`);
   }
 
   /** Stops the node (its pods first), then the controllers, the apiserver and etcd. */

@@ -11,6 +11,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Container, V1KeyToPath, V1Pod, V1Volume } from "@kubernetes/client-node";
 import { freePort } from "../nats-server.js";
+import { requestToken } from "./api-calls.js";
 import type { RestClient } from "./rest.js";
 import { KubeStatusError } from "./rest.js";
 
@@ -138,16 +139,12 @@ async function writeVolume(pod: V1Pod, volume: V1Volume, dir: string, client: Re
     for (const source of volume.projected.sources ?? []) {
       if (source.serviceAccountToken) {
         const sa = pod.spec?.serviceAccountName ?? "default";
-        const review = await client.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: {
-            audiences: source.serviceAccountToken.audience ? [source.serviceAccountToken.audience] : undefined,
-            expirationSeconds: source.serviceAccountToken.expirationSeconds ?? 3607,
-            boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata?.name, uid: pod.metadata?.uid },
-          },
+        const token = await requestToken(client, ns, sa, {
+          audiences: source.serviceAccountToken.audience ? [source.serviceAccountToken.audience] : undefined,
+          expirationSeconds: source.serviceAccountToken.expirationSeconds ?? 3607,
+          boundObjectRef: { apiVersion: "v1", kind: "Pod", name: pod.metadata?.name, uid: pod.metadata?.uid },
         });
-        await writeFile(join(dir, source.serviceAccountToken.path), review.status.token, { mode: 0o600 });
+        await writeFile(join(dir, source.serviceAccountToken.path), token, { mode: 0o600 });
       } else if (source.configMap) {
         const data = await sources.configMap(source.configMap.name ?? "");
         if (data) await writeItems(dir, data, source.configMap.items);

@@ -62,16 +62,6 @@ export class ProcessNode {
     return this.options.name;
   }
 
-  /** The process running a pod's container (for kill -9 in fault tests), if any. */
-  pidOf(namespace: string, name: string): number | undefined {
-    return this.runners.get(`${namespace}/${name}`)?.pid;
-  }
-
-  /** Pods this node runs now, as namespace/name. */
-  podKeys(): string[] {
-    return [...this.runners.keys()];
-  }
-
   private async register(): Promise<void> {
     try {
       await this.nodeClient.request("POST", "/api/v1/nodes", {

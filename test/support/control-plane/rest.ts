@@ -47,7 +47,7 @@ export class RestClient {
     });
   }
 
-  private open(method: string, path: string, payload?: { contentType: string; bytes: Buffer }): Promise<{ req: ClientRequest; res: Promise<IncomingMessage> }> {
+  private open(method: string, path: string, payload?: { contentType: string; bytes: Buffer }): { req: ClientRequest; res: Promise<IncomingMessage> } {
     const url = new URL(path, this.creds.server);
     const headers: Record<string, string> = { Accept: "application/json" };
     if (payload) {
@@ -60,13 +60,13 @@ export class RestClient {
       req.once("response", resolve);
       req.once("error", reject);
     });
-    return Promise.resolve({ req, res });
+    return { req, res };
   }
 
   /** One request; a non-2xx answer throws KubeStatusError with the server's reason and message. */
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
     const payload = body === undefined ? undefined : { contentType, bytes: Buffer.from(JSON.stringify(body)) };
-    const { req, res } = await this.open(method, path, payload);
+    const { req, res } = this.open(method, path, payload);
     req.end(payload?.bytes);
     const response = await res;
     const chunks: Buffer[] = [];
@@ -105,7 +105,7 @@ export class RestClient {
 
   /** Streams watch events to `onEvent` until stopped or the server ends the watch. */
   async watch<T>(path: string, onEvent: (event: WatchEvent<T>) => void): Promise<WatchHandle> {
-    const { req, res } = await this.open("GET", path);
+    const { req, res } = this.open("GET", path);
     req.end();
     const response = await res;
     if ((response.statusCode ?? 0) !== 200) {
