@@ -13,8 +13,9 @@ import {
   isNotFound,
   loadKubeClientConfig,
   objectPath,
-  type Secret,
+  SecretReader,
 } from "../kube/index.js";
+import { parseServerList } from "../nats/index.js";
 import { LocalConnectionResolver, LoggingEventRecorder, defaultStateDir, readChannelsFile, readLocalState, stateFilePath } from "../local/index.js";
 
 // Where `p2p status` and `p2p dlq` find channels: the cluster of the current kubeconfig context,
@@ -102,7 +103,7 @@ export class KubeChannelFinder implements ChannelFinder {
   }
 
   async connection(channel: ResolvedChannel): Promise<ConnectionTarget> {
-    const servers = this.o.natsUrl ? this.o.natsUrl.split(",") : (channel.connection?.servers ?? []);
+    const servers = this.o.natsUrl ? parseServerList(this.o.natsUrl, "--nats-url") : (channel.connection?.servers ?? []);
     if (servers.length === 0) {
       throw new Error(
         `channel ${channel.key} uses the operator's own NATS connection, which this command cannot see: pass --nats-url (or set NATS_URL), e.g. nats://127.0.0.1:4222 after \`kubectl port-forward -n nats svc/nats 4222\``,
@@ -116,12 +117,9 @@ export class KubeChannelFinder implements ChannelFinder {
     const ref = channel.connection?.secretRef;
     if (!ref) return null;
     const namespace = channel.owner.namespace;
-    try {
-      return credentialsFromSecret(await this.rest.get<Secret>(objectPath("", "v1", "secrets", namespace, ref.name)));
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      throw new Error(`Secret ${namespace}/${ref.name} (spec.connection.secretRef) not found: create it, or pass --nats-creds`, { cause: err });
-    }
+    const secret = await new SecretReader(this.rest).get(namespace, ref.name);
+    if (!secret) throw new Error(`Secret ${namespace}/${ref.name} (spec.connection.secretRef) not found: create it, or pass --nats-creds`);
+    return credentialsFromSecret(secret);
   }
 }
 
@@ -143,7 +141,7 @@ async function localFinder(stateDir: string, o: FinderOptions): Promise<ChannelF
         rates: { arrivalPerSec: e.arrivalRatePerSec, processingPerSec: e.processingRatePerSec },
       }))
       .sort((a, b) => a.key.localeCompare(b.key));
-  const resolver = new LocalConnectionResolver((o.natsUrl ?? state.natsUrl).split(","));
+  const resolver = new LocalConnectionResolver(parseServerList(o.natsUrl ?? state.natsUrl, o.natsUrl ? "--nats-url" : "the p2p local state file's natsUrl"));
   return {
     where: `p2p local (pid ${state.pid}, ${state.natsUrl})`,
     defaultNamespace: "default",
