@@ -4,32 +4,24 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
+/** Children to kill if the harness exits first, and whether each leads a process group of its own. */
+const running = new Map<ChildProcess, { group: boolean }>();
 
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of running) {
-      try {
-        // Pods run in process groups of their own (see killOnExit): kill the whole group.
-        if (child.spawnargs.length && groupLeaders.has(child) && child.pid) process.kill(-child.pid, "SIGKILL");
-        else child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
+process.on("exit", () => {
+  for (const [child, { group }] of running) {
+    try {
+      // Pods run in process groups of their own: kill the whole group.
+      if (group && child.pid) process.kill(-child.pid, "SIGKILL");
+      else child.kill("SIGKILL");
+    } catch {
+      // already gone
     }
-  });
-}
-
-const groupLeaders = new WeakSet<ChildProcess>();
+  }
+});
 
 /** Kills `child` (and its process group when `group`) if the harness exits before it does. */
 export function killOnExit(child: ChildProcess, group: boolean): void {
-  installExitHook();
-  running.add(child);
-  if (group) groupLeaders.add(child);
+  running.set(child, { group });
   child.once("exit", () => running.delete(child));
 }
 
@@ -42,18 +34,16 @@ export class Component {
     private readonly child: ChildProcess,
     readonly logFile: string,
   ) {
-    running.add(child);
+    killOnExit(child, false);
     this.exited = new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        running.delete(child);
-        this.exitCode = code ?? (signal ? null : code);
+      child.once("exit", (code) => {
+        this.exitCode = code;
         resolve(code);
       });
     });
   }
 
   static start(name: string, bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): Component {
-    installExitHook();
     const log = createWriteStream(logFile, { flags: "a" });
     const child = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.pipe(log);
