@@ -65,16 +65,19 @@ describe.each(Object.entries(VALUE_SETS))("the chart rendered with %s, applied w
     expect(lines).toHaveLength(applicable.length);
     expect(lines.filter((l) => !/ (created|configured|unchanged)$/.test(l))).toEqual([]);
 
+    // What an apply could change: the generation where the object has one (a controller may
+    // write its status meanwhile, as the disruption and deployment controllers do), else the
+    // resourceVersion.
     const stored = async () => {
-      const out: Record<string, { resourceVersion: string; labels: Record<string, string> }> = {};
+      const out: Record<string, { version: string; labels: Record<string, string> }> = {};
       for (const { object } of applicable) {
         const ns = object.metadata.namespace ? ["-n", object.metadata.namespace] : [];
         const group = object.apiVersion.includes("/") ? `.${object.apiVersion.split("/")[0]!}` : "";
         const got = await kubectl(["get", `${object.kind}${group}`, object.metadata.name, ...ns, "-o", "json"]);
         expect(got.code, `${object.kind}/${object.metadata.name}: ${got.stderr}`).toBe(0);
-        const live = JSON.parse(got.stdout) as KubeManifest & { metadata: { resourceVersion: string } };
+        const live = JSON.parse(got.stdout) as KubeManifest & { metadata: { resourceVersion: string; generation?: number } };
         out[`${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`] = {
-          resourceVersion: live.metadata.resourceVersion,
+          version: live.metadata.generation === undefined ? `rv ${live.metadata.resourceVersion}` : `generation ${live.metadata.generation}`,
           labels: live.metadata.labels ?? {},
         };
       }
