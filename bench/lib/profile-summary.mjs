@@ -1,10 +1,21 @@
-// node bench/lib/profile-summary.mjs FILE.cpuprofile [TOP]: self time by function and by
-// package/file, from a `node --cpu-prof` profile. Used to say where the time goes.
+// node bench/lib/profile-summary.mjs FILE.cpuprofile [TOP] [--last SECONDS]: self time by
+// function and by package/file, from a `node --cpu-prof` profile. Used to say where the time
+// goes. --last keeps the samples of the profile's last SECONDS only (a benchmark's steady state
+// rather than its start-up).
 import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 
-const [file, topArg] = process.argv.slice(2);
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { last: { type: "string" } } });
+const [file, topArg] = positionals;
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, "utf8"));
+if (values.last !== undefined) {
+  // timeDeltas[i] is the time (µs) from sample i-1 to sample i.
+  let t = 0;
+  const times = profile.timeDeltas.map((d) => (t += d));
+  const from = t - Number(values.last) * 1e6;
+  profile.samples = profile.samples.filter((_, i) => times[i] >= from);
+}
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfTicks = new Map();
 for (const id of profile.samples) selfTicks.set(id, (selfTicks.get(id) ?? 0) + 1);

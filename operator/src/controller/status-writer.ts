@@ -45,6 +45,8 @@ export class StatusWriter {
   /** When each channel's status was last written, for the readings budget (statusWriteDue). */
   private readonly lastWriteMs = new Map<string, number>();
   private readonly listeners: Array<(snapshot: ChannelSnapshot) => void> = [];
+  /** The gauge values last set per channel: a poll that changed none of them sets none. */
+  private readonly published = new Map<string, readonly number[]>();
 
   constructor(private readonly deps: StatusWriterDeps) {}
 
@@ -52,14 +54,19 @@ export class StatusWriter {
     this.listeners.push(listener);
   }
 
-  async write(channel: PointToPointChannel, input: StatusInput): Promise<void> {
+  /**
+   * "same": the stored status already says it all; "deferred": a readings-only change waits for
+   * the budget; "written": stored now. A refused write throws.
+   */
+  async write(channel: PointToPointChannel, input: StatusInput): Promise<"same" | "deferred" | "written"> {
     const before = channel.status ?? {};
     const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(this.deps.now()).toISOString(), input);
     this.publish(channel, status);
     const key = channelKey(channel.metadata);
     const nowMs = this.deps.now();
-    const due = this.deps.budget ? statusWriteDue(before, status, this.lastWriteMs.get(key) ?? null, nowMs) : !sameStatus(before, status);
-    if (!due) return;
+    if (sameStatus(before, status)) return "same";
+    const due = this.deps.budget ? statusWriteDue(before, status, this.lastWriteMs.get(key) ?? null, nowMs) : true;
+    if (!due) return "deferred";
     try {
       await this.deps.source.writeStatus(channel, status);
     } catch (err) {
@@ -79,11 +86,13 @@ export class StatusWriter {
       if (changed.type !== "Ready" || changed.reason === "Reconciling") continue;
       this.deps.events.record(channel, changed.status === "True" ? "Normal" : "Warning", changed.reason, changed.message);
     }
+    return "written";
   }
 
   forget(key: string): void {
     this.failing.delete(key);
     this.lastWriteMs.delete(key);
+    this.published.delete(key);
   }
 
   private publish(channel: PointToPointChannel, status: ChannelStatus): void {
@@ -92,14 +101,15 @@ export class StatusWriter {
     const snapshot = { key, channel, status, rate: rates.arrival, processingRate: rates.processing };
     const m = this.deps.metrics;
     if (m) {
+      const ready = status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 1 : 0;
+      const values = [status.lag, status.replicas, status.desiredReplicas, status.deadLetters, snapshot.rate, snapshot.processingRate, ready];
+      const gauges = [m.lag, m.replicas, m.desiredReplicas, m.deadLetters, m.arrivalRate, m.processingRate, m.ready];
+      const before = this.published.get(key);
       const labels = metricLabels(channel);
-      if (status.lag !== undefined) m.lag.set(labels, status.lag);
-      if (status.replicas !== undefined) m.replicas.set(labels, status.replicas);
-      if (status.desiredReplicas !== undefined) m.desiredReplicas.set(labels, status.desiredReplicas);
-      if (status.deadLetters !== undefined) m.deadLetters.set(labels, status.deadLetters);
-      if (snapshot.rate !== null) m.arrivalRate.set(labels, snapshot.rate);
-      if (snapshot.processingRate !== null) m.processingRate.set(labels, snapshot.processingRate);
-      m.ready.set(labels, status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 1 : 0);
+      values.forEach((value, i) => {
+        if (value !== undefined && value !== null && value !== before?.[i]) gauges[i]?.set(labels, value);
+      });
+      this.published.set(key, values.map((v, i) => v ?? before?.[i] ?? Number.NaN));
     }
     for (const listener of this.listeners) listener(snapshot);
   }

@@ -54,9 +54,14 @@ export class KubeChannelSource implements ChannelSource {
   }
 
   async get(key: string): Promise<PointToPointChannel | null> {
-    const [namespace = "", name = ""] = splitKey(key);
-    const cached = this.informers.channels.get(namespace, name);
+    const cached = this.peek(key);
     return cached ? structuredClone(cached) : null;
+  }
+
+  /** The informer's object (deeply frozen); a new object after every change, our own writes included. */
+  peek(key: string): PointToPointChannel | null {
+    const [namespace = "", name = ""] = splitKey(key);
+    return this.informers.channels.get(namespace, name) ?? null;
   }
 
   keys(): string[] {
@@ -132,7 +137,14 @@ export class KubeChannelSource implements ChannelSource {
       onDelete: (c) => this.channelChanged(c, null),
     });
     const deploymentChanged = (d: Deployment) => this.enqueueForDeployment(d);
-    deployments.on({ onAdd: deploymentChanged, onUpdate: (_p, d) => deploymentChanged(d), onDelete: deploymentChanged });
+    deployments.on({
+      onAdd: deploymentChanged,
+      // The deployment controller rewrites status as rollouts progress: only what a channel reads counts.
+      onUpdate: (p, d) => {
+        if (!sameForChannels(p, d)) deploymentChanged(d);
+      },
+      onDelete: deploymentChanged,
+    });
     const hpaChanged = (h: HorizontalPodAutoscaler) => this.enqueueForHpa(h);
     hpas.on({
       onAdd: hpaChanged,
@@ -181,11 +193,25 @@ export class KubeChannelSource implements ChannelSource {
   }
 
   private channelsTargeting(namespace: string, kind: string, name: string): ChannelObject[] {
-    return this.informers.channels.list(namespace).filter((c) => {
-      const ref = c.spec?.workload?.scaleTargetRef;
-      return ref?.name === name && (ref.kind ?? "Deployment") === kind;
-    });
+    return this.informers.scaleTargets.channelsTargeting(namespace, kind, name);
   }
+}
+
+/**
+ * Whether two versions of a Deployment look the same to its channels: its spec (generation),
+ * owners, replicas, ready replicas and deletion. Conditions, observedGeneration and the other
+ * counters move with every rollout step and are read by nobody here.
+ */
+function sameForChannels(a: Deployment, b: Deployment): boolean {
+  return (
+    a.metadata.generation === b.metadata.generation &&
+    a.metadata.deletionTimestamp === b.metadata.deletionTimestamp &&
+    isDeepStrictEqual(a.metadata.ownerReferences, b.metadata.ownerReferences) &&
+    isDeepStrictEqual(a.metadata.annotations, b.metadata.annotations) &&
+    a.spec?.replicas === b.spec?.replicas &&
+    a.status?.replicas === b.status?.replicas &&
+    a.status?.readyReplicas === b.status?.readyReplicas
+  );
 }
 
 function scaleTargetName(c: ChannelObject | null): string | undefined {

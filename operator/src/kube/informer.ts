@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { deepFreeze } from "./cache-shape.js";
 import { isGone, KubeApiError, type KubeList, type KubeObject, type KubeRest, type WatchEvent, type WatchHandle } from "./rest.js";
 
 // A reflector plus a cache in the manner of client-go's informers: list, then watch from the
@@ -12,7 +13,7 @@ export interface InformerHandlers<T extends KubeObject> {
   onDelete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   /** API group ("" for core), version and plural, e.g. apps/v1 deployments. */
   group: string;
   version: string;
@@ -25,6 +26,8 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   /** A watch that delivers nothing (not even a bookmark) for this long is treated as dropped. */
   idleTimeoutMs?: number;
+  /** What the cache keeps of each object (client-go's SetTransform): drop what nothing reads. */
+  transform?: (obj: T) => T;
 }
 
 const MIN_BACKOFF_MS = 200;
@@ -38,7 +41,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(
     private readonly rest: KubeRest,
-    readonly options: InformerOptions,
+    readonly options: InformerOptions<T>,
   ) {
     const scopes = options.namespaces ?? [undefined];
     this.reflectors = scopes.map((ns) => new Reflector<T>(this, rest, options, ns));
@@ -68,6 +71,7 @@ export class Informer<T extends KubeObject> {
     return this.reflectors.every((r) => r.synced);
   }
 
+  /** The cached object itself, deeply frozen: read it, never change it (copy first). */
   get(namespace: string, name: string): T | undefined {
     return this.store.get(`${namespace}/${name}`);
   }
@@ -78,11 +82,12 @@ export class Informer<T extends KubeObject> {
   }
 
   /** @internal reflectors feed the store through these. */
-  upsert(obj: T): void {
+  upsert(incoming: T): void {
     if (this.stopped) return;
-    const key = keyOf(obj);
+    const key = keyOf(incoming);
     const previous = this.store.get(key);
-    if (previous && previous.metadata.resourceVersion === obj.metadata.resourceVersion) return;
+    if (previous && previous.metadata.resourceVersion === incoming.metadata.resourceVersion) return;
+    const obj = this.shape(incoming);
     this.store.set(key, obj);
     for (const h of this.handlers) {
       try {
@@ -95,12 +100,13 @@ export class Informer<T extends KubeObject> {
   }
 
   /** @internal */
-  remove(obj: T): void {
+  remove(incoming: T): void {
     if (this.stopped) return;
-    const key = keyOf(obj);
+    const key = keyOf(incoming);
     const previous = this.store.get(key);
     if (!previous) return;
     this.store.delete(key);
+    const obj = this.shape(incoming);
     for (const h of this.handlers) {
       try {
         h.onDelete?.(obj);
@@ -119,6 +125,11 @@ export class Informer<T extends KubeObject> {
     }
     for (const item of items) this.upsert(item);
   }
+
+  private shape(obj: T): T {
+    const transform = this.options.transform;
+    return deepFreeze(transform ? transform(obj) : obj);
+  }
 }
 
 function keyOf(obj: KubeObject): string {
@@ -136,7 +147,7 @@ class Reflector<T extends KubeObject> {
   constructor(
     private readonly informer: Informer<T>,
     private readonly rest: KubeRest,
-    private readonly options: InformerOptions,
+    private readonly options: InformerOptions<T>,
     private readonly namespace: string | undefined,
   ) {}
 

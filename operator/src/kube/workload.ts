@@ -13,7 +13,6 @@ import {
 import type { KubeInformers } from "./informers.js";
 import type { ChannelObject, Deployment, Scale } from "./objects.js";
 import { isAlreadyExists, isConflict, isNotFound, objectPath, type KubeRest } from "./rest.js";
-import { ScaleTargetIndex } from "./scale-target-index.js";
 
 /** Plurals of the kinds a scaleTargetRef usually names; others fall back to lower-case + "s". */
 const KNOWN_PLURALS: Record<string, string> = {
@@ -35,7 +34,6 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
   private readonly created = new Map<string, { deployment: Deployment; atMs: number }>();
   /** The generation our last template update produced, per Deployment uid: server-side canonicalisation is not drift. */
   private readonly updatedGeneration = new Map<string, { hash: string; generation: number }>();
-  private readonly scaleTargets: ScaleTargetIndex;
 
   constructor(
     private readonly rest: KubeRest,
@@ -45,7 +43,6 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
     // Once the informer has seen a Deployment we created (or its deletion), its cache is the truth.
     const seen = (d: Deployment) => this.created.delete(`${d.metadata.namespace}/${d.metadata.name}`);
     informers.deployments.on({ onAdd: seen, onDelete: seen });
-    this.scaleTargets = new ScaleTargetIndex(informers.channels);
   }
 
   async observe(channel: ResolvedChannel): Promise<WorkloadObservation> {
@@ -58,7 +55,8 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
     const ns = channel.owner.namespace;
     if (channel.workload.kind === "template") {
       const name = channel.workload.deploymentName;
-      const d = this.informers.deployments.get(ns, name) ?? this.recentlyCreated(ns, name);
+      const cached = this.informers.deployments.get(ns, name);
+      const d = cached ?? this.recentlyCreated(ns, name);
       if (!d) return { exists: false, replicas: 0, readyReplicas: 0, blocked: null };
       const blocked: ConditionVerdict | null = isControlledBy(d, channel.owner.uid)
         ? null
@@ -67,17 +65,19 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
             reason: "OwnedByAnother",
             message: `Deployment ${name} exists and is not owned by this channel: rename or delete it`,
           };
-      return { exists: true, replicas: d.spec.replicas ?? 1, readyReplicas: d.status?.readyReplicas ?? 0, blocked };
+      return { exists: true, replicas: d.spec.replicas ?? 1, readyReplicas: d.status?.readyReplicas ?? 0, blocked, watched: cached !== undefined };
     }
 
     const ref = channel.workload.ref;
     let replicas: number;
     let readyReplicas: number;
+    let watched = false;
     if (ref.kind === "Deployment" && ref.apiVersion === "apps/v1") {
       const d = this.informers.deployments.get(ns, ref.name);
       if (!d) return { exists: false, replicas: 0, readyReplicas: 0, blocked: null };
       replicas = d.spec.replicas ?? 1;
       readyReplicas = d.status?.readyReplicas ?? 0;
+      watched = true;
     } else {
       try {
         const scale = await this.rest.get<Scale>(this.scalePath(channel));
@@ -88,7 +88,7 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
         throw err;
       }
     }
-    return { exists: true, replicas, readyReplicas, blocked: this.conflict(channel) };
+    return { exists: true, replicas, readyReplicas, blocked: this.conflict(channel), watched };
   }
 
   async ensure(channel: ResolvedChannel, env: Record<string, string>, target: ConnectionTarget, replicas: number): Promise<void> {
@@ -166,7 +166,7 @@ export class DeploymentWorkloadDriver implements WorkloadDriver {
     }
     const self = this.informers.channels.get(ns, channel.owner.name);
     const selfRank = rank(self?.metadata ?? { name: channel.owner.name });
-    const rival = this.scaleTargets
+    const rival = this.informers.scaleTargets
       .channelsTargeting(ns, ref.kind, ref.name)
       .filter((c) => c.metadata.name !== channel.owner.name && !c.metadata.deletionTimestamp)
       .sort((a, b) => (rank(a.metadata) < rank(b.metadata) ? -1 : 1))

@@ -99,6 +99,11 @@ export class FileChannelSource implements ChannelSource {
   }
 
   async get(key: string): Promise<PointToPointChannel | null> {
+    return this.peek(key);
+  }
+
+  /** A copy each time: entries are updated in place, so their identity says nothing of a change. */
+  peek(key: string): PointToPointChannel | null {
     const entry = this.entries.get(key);
     return entry ? structuredClone(entry.channel) : null;
   }

@@ -17,8 +17,14 @@ export interface ChannelSource {
   /** Calls onChange(key) for every channel that may need a reconcile; resolves once the initial list is known. */
   start(onChange: (key: string) => void): Promise<void>;
   stop(): Promise<void>;
-  /** The channel as it is now, or null when it no longer exists. */
+  /** The channel as it is now, or null when it no longer exists: a copy, the caller's to change. */
   get(key: string): Promise<PointToPointChannel | null>;
+  /**
+   * The channel as cached, without a copy, for the queue poll's every-few-seconds read: never
+   * change it. While the channel is unchanged the same object comes back, so a caller may key
+   * work on its identity; a source that cannot promise that returns a fresh object each time.
+   */
+  peek(key: string): Readonly<PointToPointChannel> | null;
   /** Every key currently known (for resync). */
   keys(): string[];
   /** Writes status (only called when it changed). */
@@ -118,6 +124,11 @@ export interface WorkloadObservation {
   blocked: ConditionVerdict | null;
   /** The scaled workload as kind/name (status.target, the Target column), when the driver names one. */
   target?: string;
+  /**
+   * Read from a watched cache whose changes come back as a spec reconcile of the channel: until
+   * then the queue poll may take this observation as still true (a quiet poll skips it).
+   */
+  watched?: boolean;
 }
 
 /** The consumer pods (kube) or processes (local) of a channel. */

@@ -1,5 +1,6 @@
 export { decideReplicas, initialScalingState } from "./policy.js";
-export { RATE_SMOOTHING_MS, drainTimeMs, ratesBetween } from "./rates.js";
+export { quietUntilMs, resumeAfterQuiet } from "./quiet.js";
+export { RATE_FLOOR_PER_SEC, RATE_SMOOTHING_MS, drainTimeMs, ratesBetween } from "./rates.js";
 export { formatDurationMs, formatRate } from "./format.js";
 export type {
   QueueSample,

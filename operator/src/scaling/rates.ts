@@ -2,6 +2,12 @@ import type { QueueSample } from "./types.js";
 
 /** Time constant of the rate smoothing: a step change is 63% absorbed after this long. */
 export const RATE_SMOOTHING_MS = 10_000;
+/**
+ * Smoothed arrival and processing rates below this (messages/s) are 0: smoothing only ever
+ * approaches 0, and an idle channel's rates must settle for its polls to be quiet (quiet.ts).
+ * From 1,000 messages/s, an idle channel's rates reach it in about two and a half minutes.
+ */
+export const RATE_FLOOR_PER_SEC = 0.001;
 
 export interface Rates {
   arrivalRatePerSec: number | null;
@@ -27,8 +33,8 @@ export function updateRates(rates: Rates, previous: QueueSample | null, sample: 
   const processed = Math.max(0, arrived - (sample.streamMessages - previous.streamMessages));
   const seconds = dtMs / 1000;
   const alpha = 1 - Math.exp(-dtMs / RATE_SMOOTHING_MS);
-  const arrivalRatePerSec = smooth(rates.arrivalRatePerSec, arrived / seconds, alpha);
-  const processingRatePerSec = smooth(rates.processingRatePerSec, processed / seconds, alpha);
+  const arrivalRatePerSec = floored(smooth(rates.arrivalRatePerSec, arrived / seconds, alpha));
+  const processingRatePerSec = floored(smooth(rates.processingRatePerSec, processed / seconds, alpha));
 
   let perReplicaRatePerSec = rates.perReplicaRatePerSec;
   if (replicasDuringInterval > 0 && processed > 0) {
@@ -38,6 +44,10 @@ export function updateRates(rates: Rates, previous: QueueSample | null, sample: 
     else if (perReplicaRatePerSec === null || observed > perReplicaRatePerSec) perReplicaRatePerSec = observed;
   }
   return { arrivalRatePerSec, processingRatePerSec, perReplicaRatePerSec };
+}
+
+function floored(rate: number): number {
+  return rate < RATE_FLOOR_PER_SEC ? 0 : rate;
 }
 
 function smooth(current: number | null, observed: number, alpha: number): number {

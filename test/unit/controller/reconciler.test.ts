@@ -3,6 +3,7 @@ import pino from "pino";
 import { ChannelReconciler } from "../../../operator/src/controller/reconciler.js";
 import { SecretNotFoundError } from "../../../operator/src/ports/index.js";
 import { KubeApiError } from "../../../operator/src/kube/rest.js";
+import { deepFreeze } from "../../../operator/src/kube/cache-shape.js";
 import type {
   ChannelSource,
   ConnectionResolver,
@@ -49,6 +50,11 @@ class MemorySource implements ChannelSource {
   async get(key: string) {
     const ch = this.channels.get(key);
     return ch ? structuredClone(ch) : null;
+  }
+  /** A fresh copy each time (stored channels change in place), frozen as an informer's objects are. */
+  peek(key: string) {
+    const ch = this.channels.get(key);
+    return ch ? deepFreeze(structuredClone(ch)) : null;
   }
   async writeStatus(ch: PointToPointChannel, status: ChannelStatus) {
     if (this.refuseStatus) throw this.refuseStatus;
