@@ -206,10 +206,11 @@ export class ChannelReconciler {
    * one per tick; none is polled later than its interval, or more often than twice per interval.
    */
   duePolls(nowMs: number): QueueRead[] {
-    const entries = [...this.polls.values()];
-    if (!entries.some((e) => e.nextMs <= nowMs)) return [];
+    let any = false;
+    for (const entry of this.polls.values()) if ((any = entry.nextMs <= nowMs)) break;
+    if (!any) return [];
     const due: QueueRead[] = [];
-    for (const entry of entries) {
+    for (const entry of this.polls.values()) {
       const intervalMs = entry.channel.scaling.pollIntervalMs;
       if (entry.nextMs > nowMs + intervalMs / 2) continue;
       entry.nextMs = nowMs + intervalMs;
@@ -224,6 +225,7 @@ export class ChannelReconciler {
    * goes back to the spec reconcile ("respec"), which repairs and reports it.
    */
   async poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec"> {
+    if (this.skipQuiet(key, reading)) return "ok";
     const entry = this.polls.get(key);
     // The cached channel, not a copy: at 1,000 channels a copy per poll was a third of the operator's CPU.
     const channel = this.deps.source.peek(key);
@@ -235,17 +237,28 @@ export class ChannelReconciler {
     }
     entry.last = reading;
     const nowMs = this.now();
-    if (entry.quiet && nowMs < entry.quiet.untilMs && sameReading(entry.quiet.reading, reading)) {
-      // Nothing moved and the policy said the same reading gives the same decision until then:
-      // no decision, no status, no metric changes (the next full poll replays this one first).
-      this.skipped.set(key, { nowMs, sampleAtMs: reading.queue.atMs });
-      return "ok";
-    }
     entry.quiet = null;
     const outcome = await this.lock(key, () => this.workloadAndStatus(channel, entry.channel, entry.target, { ...reading, server: null }, {}, entry.log));
     if (!outcome.ok) return this.respec(key);
     if (outcome.quietUntilMs > nowMs) entry.quiet = { untilMs: outcome.quietUntilMs, reading };
     return "ok";
+  }
+
+  /**
+   * A quiet poll, done at once and synchronously: the channel is the object the last poll
+   * checked, the reading says what it said then, and the policy said that reading keeps its
+   * decision until now at least. No decision, no status, no metric changes; the next full poll
+   * replays this one into the scaling state first. False when the poll has work to do.
+   */
+  skipQuiet(key: string, reading: QueueReading | Error): boolean {
+    const entry = this.polls.get(key);
+    // A spec reconcile or a poll of this channel under way decides for itself.
+    if (!entry?.quiet || reading instanceof Error || !reading.queue || this.locks.has(key)) return false;
+    const nowMs = this.now();
+    if (nowMs >= entry.quiet.untilMs || this.deps.source.peek(key) !== entry.seen || !sameReading(entry.quiet.reading, reading)) return false;
+    entry.last = reading;
+    this.skipped.set(key, { nowMs, sampleAtMs: reading.queue.atMs });
+    return true;
   }
 
   /** Back to the spec reconcile, with a full NATS sync. */

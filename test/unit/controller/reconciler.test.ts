@@ -51,10 +51,17 @@ class MemorySource implements ChannelSource {
     const ch = this.channels.get(key);
     return ch ? structuredClone(ch) : null;
   }
-  /** A fresh copy each time (stored channels change in place), frozen as an informer's objects are. */
+  private peeked = new Map<string, { json: string; frozen: PointToPointChannel }>();
+  /** Frozen, as an informer's objects are, and the same object while the stored channel is unchanged (it changes in place). */
   peek(key: string) {
     const ch = this.channels.get(key);
-    return ch ? deepFreeze(structuredClone(ch)) : null;
+    if (!ch) return null;
+    const json = JSON.stringify(ch);
+    const last = this.peeked.get(key);
+    if (last?.json === json) return last.frozen;
+    const frozen = deepFreeze(structuredClone(ch));
+    this.peeked.set(key, { json, frozen });
+    return frozen;
   }
   async writeStatus(ch: PointToPointChannel, status: ChannelStatus) {
     if (this.refuseStatus) throw this.refuseStatus;
@@ -81,6 +88,8 @@ class FakeNats implements NatsSide {
   lastSeq = 0;
   fail: Error | null = null;
   finalized: string[] = [];
+  /** When a reading is taken: the test's clock. */
+  clock: () => number = Date.now;
   async sync(): Promise<NatsSyncResult> {
     this.syncs++;
     if (this.fail) throw this.fail;
@@ -88,7 +97,7 @@ class FakeNats implements NatsSide {
       stream: { status: "True", reason: "StreamReady", message: "ok" },
       consumer: { status: "True", reason: "ConsumerReady", message: "ok" },
       queue: {
-        atMs: Date.now(),
+        atMs: this.clock(),
         lag: this.lag,
         stream: { name: "health_register", messages: this.lag, bytes: 0, firstSeq: 1, lastSeq: this.lastSeq },
         consumer: { name: "register", pending: this.lag, ackPending: 0, redelivered: 0, waiting: 0, paused: false },
@@ -124,8 +133,12 @@ class FakeWorkload implements WorkloadDriver {
   blocked: WorkloadObservation["blocked"] = null;
   env: Record<string, string> = {};
   released = false;
+  /** As an informer-backed driver: a change comes back as a spec reconcile. */
+  watched = true;
+  observes = 0;
   async observe(): Promise<WorkloadObservation> {
-    return { exists: this.exists, replicas: this.replicas, readyReplicas: this.replicas, blocked: this.blocked };
+    this.observes++;
+    return { exists: this.exists, replicas: this.replicas, readyReplicas: this.replicas, blocked: this.blocked, watched: this.watched };
   }
   async ensure(_ch: ResolvedChannel, env: Record<string, string>, _t: ConnectionTarget, replicas: number) {
     if (this.refuse) throw this.refuse;
@@ -165,6 +178,7 @@ function setup(spec?: Partial<PointToPointChannel["spec"]>, options: { statusBud
   const connections = new Connections();
   const events = new Events();
   let now = Date.parse("2026-01-01T00:00:00Z");
+  nats.clock = () => now;
   const reconciler = new ChannelReconciler({
     source,
     nats,
@@ -407,6 +421,70 @@ describe("ChannelReconciler", () => {
     t.tick(5 * 60_000);
     await t.reconciler.reconcile("health/register");
     expect(t.nats.syncs).toBe(4);
+  });
+
+  it("with the poll loop, skips an idle channel's polls while its reading and workload stand, and resumes on any change", async () => {
+    const t = setup({ scaling: { pollInterval: "2s", minReplicas: 1, targetLagPerReplica: 100, maxReplicas: 10 } }, { pollLoop: true });
+    const key = "health/register";
+    await t.reconciler.reconcile(key);
+    const poll = async () => {
+      const reading = (await t.nats.readQueues(t.reconciler.duePolls(t.tick(2000)))).get(key)!;
+      if (t.reconciler.skipQuiet(key, reading)) return "quiet";
+      return t.reconciler.poll(key, reading);
+    };
+    const untilQuiet = async (most: number) => {
+      let polls = 0;
+      while ((await poll()) !== "quiet") expect(++polls).toBeLessThan(most);
+    };
+    // The first polls settle the rates (0 from two readings) and the status; then an idle channel's polls are quiet.
+    await untilQuiet(3);
+    const observes = t.workload.observes;
+    const writes = t.source.statusWrites;
+    for (let i = 0; i < 20; i++) expect(await poll()).toBe("quiet");
+    expect(t.workload.observes).toBe(observes);
+    expect(t.source.statusWrites).toBe(writes);
+
+    // A message arrives: the poll decides again, and scales.
+    t.nats.lag = 420;
+    t.nats.lastSeq = 420;
+    expect(await poll()).toBe("ok");
+    expect(t.workload.replicas).toBe(5);
+    expect(t.status()).toMatchObject({ lag: 420, desiredReplicas: 5 });
+
+    // A workload that is not watched is read at every poll.
+    t.nats.lag = 0;
+    t.workload.watched = false;
+    await t.reconciler.reconcile(key);
+    for (let i = 0; i < 5; i++) expect(await poll()).toBe("ok");
+
+    // Once the burst's rates have decayed and the replicas are back at 1, quiet again; a changed
+    // channel is checked again, even with the same reading.
+    t.workload.watched = true;
+    await t.reconciler.reconcile(key);
+    await untilQuiet(200);
+    expect(t.workload.replicas).toBe(1);
+    t.source.channels.get(key)!.metadata.labels = { team: "register" };
+    expect(await poll()).toBe("ok");
+  });
+
+  it("with the poll loop, an idle channel at minReplicas 0 is quiet until scaleToZeroAfter, then scales to zero on time", async () => {
+    const t = setup({ scaling: { pollInterval: "2s", minReplicas: 0, scaleToZeroAfter: "30s", maxReplicas: 10 } }, { pollLoop: true });
+    const key = "health/register";
+    await t.reconciler.reconcile(key);
+    t.workload.replicas = 1;
+    await t.reconciler.reconcile(key);
+    let elapsed = 0;
+    let quiet = 0;
+    while (t.workload.replicas > 0 && elapsed < 120_000) {
+      elapsed += 2000;
+      const reading = (await t.nats.readQueues(t.reconciler.duePolls(t.tick(2000)))).get(key)!;
+      if (t.reconciler.skipQuiet(key, reading)) quiet++;
+      else await t.reconciler.poll(key, reading);
+    }
+    expect(quiet).toBeGreaterThan(5);
+    // Idle since the reconciles (nothing published since): zero at the poll 30 s after them, as without skipping.
+    expect(elapsed).toBe(30_000);
+    expect(t.status()?.lastScaleReason).toMatch(/no new messages for 30s/);
   });
 
   it("with the poll loop, sends a channel back to the spec reconcile when its stream is gone, its read failed or its spec changed", async () => {
