@@ -191,6 +191,28 @@ describe("the process node", () => {
     expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(3_000);
   });
 
+  it("binds only the pods for the default scheduler, as kube-scheduler does: another schedulerName stays Pending and unbound", async () => {
+    const script = "setInterval(() => {}, 1000)";
+    await createPod("other-scheduler", script, { schedulerName: "p2p-bench-unscheduled" });
+    await createPod("explicit-default", script, { schedulerName: "default-scheduler" });
+    await createPod("unset-scheduler", script);
+    // Both default pods are bound (the unset one is defaulted by the apiserver) and run ...
+    await eventually(async () => {
+      for (const name of ["explicit-default", "unset-scheduler"]) {
+        const p = await pod(name);
+        expect(p?.spec?.nodeName).toBe("p2p-process-node");
+        expect(p?.status?.phase).toBe("Running");
+      }
+    });
+    expect((await pod("unset-scheduler"))?.spec?.schedulerName).toBe("default-scheduler");
+    // ... while the other, created first, is still not, a few seconds later.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const other = await pod("other-scheduler");
+    expect(other?.spec?.nodeName).toBeUndefined();
+    expect(other?.status?.phase).toBe("Pending");
+    expect(other?.status?.containerStatuses).toBeUndefined();
+  });
+
   it("a pod whose container has no command waits with a reason that says why", async () => {
     await admin.request("POST", `/api/v1/namespaces/${NS}/pods`, { apiVersion: "v1", kind: "Pod", metadata: { name: "no-command" }, spec: { containers: [{ name: "main", image: "nginx" }] } });
     const waiting = await eventually(async () => {

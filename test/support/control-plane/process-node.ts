@@ -2,7 +2,9 @@
 // and runs the pods bound to it as local processes (see pod-runner.ts). It acts under two
 // identities, as a real cluster's parts would: system:node:<name> (the Node authorizer lets
 // it read only its own pods' Secrets) for everything a kubelet does, and system:kube-scheduler
-// to bind pending pods to itself.
+// to bind pending pods to itself. Like the real kube-scheduler it schedules only the pods
+// that ask for it (spec.schedulerName unset, which the apiserver defaults, or
+// "default-scheduler"): a pod naming another scheduler stays Pending and unbound.
 import { mkdir } from "node:fs/promises";
 import type { V1Pod } from "@kubernetes/client-node";
 import { ListWatch } from "./list-watch.js";
@@ -11,6 +13,7 @@ import { KubeStatusError, RestClient, type Credentials } from "./rest.js";
 
 const LEASE_RENEW_MS = 10_000;
 const STATUS_HEARTBEAT_MS = 60_000;
+const SCHEDULER_NAME = "default-scheduler";
 
 export interface ProcessNodeOptions {
   name: string;
@@ -44,7 +47,7 @@ export class ProcessNode {
     node.timers.push(setInterval(() => void node.renewLease().catch((e) => node.log(`lease renewal failed: ${String(e)}`)), LEASE_RENEW_MS));
     node.timers.push(setInterval(() => void node.sendStatus().catch((e) => node.log(`node status failed: ${String(e)}`)), STATUS_HEARTBEAT_MS));
     node.watches.push(
-      new ListWatch<V1PodWithMeta>(node.schedulerClient, "/api/v1/pods", "fieldSelector=spec.nodeName%3D", {
+      new ListWatch<V1PodWithMeta>(node.schedulerClient, "/api/v1/pods", `fieldSelector=${encodeURIComponent(`spec.nodeName=,spec.schedulerName=${SCHEDULER_NAME}`)}`, {
         onObject: (pod) => void node.bind(pod),
         onDeleted: () => {},
         onError: (err) => node.log(`pending pods watch: ${String(err)}`),
@@ -134,6 +137,7 @@ export class ProcessNode {
 
   private async bind(pod: V1PodWithMeta): Promise<void> {
     if (pod.spec?.nodeName || pod.metadata.deletionTimestamp) return;
+    if ((pod.spec?.schedulerName ?? SCHEDULER_NAME) !== SCHEDULER_NAME) return;
     const { namespace, name } = pod.metadata;
     try {
       await this.schedulerClient.request("POST", `/api/v1/namespaces/${namespace}/pods/${name}/binding`, {
