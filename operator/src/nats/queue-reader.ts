@@ -26,7 +26,11 @@ export interface BulkReadOptions {
 export async function readQueuesInBulk(reads: readonly QueueRead[], options: BulkReadOptions): Promise<Map<string, QueueReading | Error>> {
   const out = new Map<string, QueueReading | Error>();
   const byConnection = new Map<string, QueueRead[]>();
-  for (const read of reads) byConnection.set(read.target.id, [...(byConnection.get(read.target.id) ?? []), read]);
+  for (const read of reads) {
+    const group = byConnection.get(read.target.id);
+    if (group) group.push(read);
+    else byConnection.set(read.target.id, [read]);
+  }
   await Promise.all(
     [...byConnection.values()].map(async (group) => {
       const first = group[0]!;

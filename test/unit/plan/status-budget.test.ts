@@ -42,6 +42,13 @@ describe("statusWriteDue", () => {
     expect(statusWriteDue(base, after, lastWriteMs, nowMs)).toBe(due);
   });
 
+  it("takes a message that quotes other numbers as a reading, and one with other words as news", () => {
+    const quoting = (lag: number, note = "") => ({ ...readings(lag), conditions: [{ ...ready[0]!, message: `lag ${lag} <= 2 x 100: holding 2${note}` }] });
+    expect(statusWriteDue(quoting(100), quoting(101), 0, long)).toBe(false);
+    expect(statusWriteDue(quoting(100), quoting(150), 0, long)).toBe(true);
+    expect(statusWriteDue(quoting(100), quoting(101, " (scale-down window 1m, wants 1)"), 0, long)).toBe(true);
+  });
+
   it("writes the first readings at once", () => {
     const { lag: _l, stream: _s, consumer: _c, ...noReadings } = base;
     expect(statusWriteDue(noReadings, base, 0, 1)).toBe(true);
