@@ -16,7 +16,7 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, startKubectlProxy, startLocalCluster } from "../scripts/lib/local-cluster.mjs";
-import { ROOT, log, onCleanup, procStats, round, runBenchmark, sleep, spawnChild, startNats, stopChild, waitFor } from "./lib/harness.mjs";
+import { ROOT, log, onCleanup, procStats, round, runBenchmark, sleep, spawnChild, startNats, stopChild, threadCpuSeconds, waitFor } from "./lib/harness.mjs";
 import { kubeRequestRates, kubeRequests, kubeRequestsBetween, reconcileCount } from "./lib/operator-metrics.mjs";
 import { startTrickle } from "./lib/trickle-publisher.mjs";
 import { followCollection } from "./lib/watch-follower.mjs";
@@ -174,6 +174,7 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
     const api0 = await jsz();
     const kube0 = await kubeRequests(metricsPort);
     const cpu0 = cpuNow();
+    const threads0 = threadCpuSeconds(operator.pid);
     const more0 = await extra();
     const rssSamples = [];
     for (let s = 0; s < windowS; s++) {
@@ -185,6 +186,7 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
     const api1 = await jsz();
     const kube1 = await kubeRequests(metricsPort);
     const cpu1 = cpuNow();
+    const threads1 = threadCpuSeconds(operator.pid);
     const more1 = await extra();
     log(`${phase}: operator RSS MB each second: ${rssSamples.map((b) => Math.round(b / 2 ** 20)).join(" ")}`);
     const pct = (k) => round((100 * (cpu1[k] - cpu0[k])) / seconds, 1);
@@ -193,6 +195,9 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
       seconds,
       figures: {
         operatorCpuPercentOfOneCore: pct("operator"),
+        operatorCpuPercentByThread: Object.fromEntries(
+          Object.entries(threads1).map(([name, s1]) => [name, round((100 * (s1 - (threads0[name] ?? 0))) / seconds, 1)]).filter(([, p]) => p > 0),
+        ),
         operatorRssMbMax: mb(sortedRss.at(-1)),
         operatorRssMbMedian: mb(sortedRss[Math.floor(sortedRss.length / 2)]),
         jetStreamApiRequestsPerSec: round((api1.total - api0.total) / seconds, 0),

@@ -1,7 +1,7 @@
 // Shared plumbing for the benchmarks: child processes that are always cleaned up, a hard
 // deadline per benchmark, a real nats-server, the machine's description, and the one JSON line.
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -194,6 +194,24 @@ export function procStats(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rssKb = Number(/VmRSS:\s*(\d+)/.exec(status)?.[1] ?? 0);
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
+}
+
+/**
+ * CPU seconds of a process's main thread (JavaScript, and the GC work done on it) and of all its
+ * other threads together (for node: V8's GC and compiler helpers, the libuv thread pool).
+ */
+export function threadCpuSeconds(pid) {
+  const out = { main: 0, otherThreads: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[Number(tid) === pid ? "main" : "otherThreads"] += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** A real nats-server (JetStream, file storage, loopback) with its monitoring port; stopped at cleanup. */

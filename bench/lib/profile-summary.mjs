@@ -1,11 +1,12 @@
-// node bench/lib/profile-summary.mjs FILE.cpuprofile [TOP] [--last SECONDS]: self time by
-// function and by package/file, from a `node --cpu-prof` profile. Used to say where the time
-// goes. --last keeps the samples of the profile's last SECONDS only (a benchmark's steady state
-// rather than its start-up).
+// node bench/lib/profile-summary.mjs FILE.cpuprofile [TOP] [--last SECONDS | --from HH:MM:SS --for SECONDS]:
+// self time by function and by package/file, from a `node --cpu-prof` profile. Used to say where
+// the time goes. --last keeps the samples of the profile's last SECONDS only; --from/--for a
+// window in UTC wall-clock time (a benchmark's log times its phases), placed by the start time
+// node writes into the file's name (CPU.YYYYMMDD.HHMMSS.pid...; to the second).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { last: { type: "string" } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { last: { type: "string" }, from: { type: "string" }, for: { type: "string" } } });
 const [file, topArg] = positionals;
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, "utf8"));
@@ -15,6 +16,17 @@ if (values.last !== undefined) {
   const times = profile.timeDeltas.map((d) => (t += d));
   const from = t - Number(values.last) * 1e6;
   profile.samples = profile.samples.filter((_, i) => times[i] >= from);
+}
+if (values.from !== undefined) {
+  const [, ymd, hms] = /CPU\.(\d{8})\.(\d{6})\./.exec(file) ?? [];
+  if (!ymd || !hms) throw new Error(`--from needs node's file name (CPU.YYYYMMDD.HHMMSS...): ${file}`);
+  const iso = (d, t) => `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${t}Z`;
+  const startedMs = Date.parse(iso(ymd, `${hms.slice(0, 2)}:${hms.slice(2, 4)}:${hms.slice(4, 6)}`));
+  const fromUs = (Date.parse(iso(ymd, values.from)) - startedMs) * 1000;
+  const toUs = fromUs + Number(values.for ?? 30) * 1e6;
+  let t = 0;
+  const times = profile.timeDeltas.map((d) => (t += d));
+  profile.samples = profile.samples.filter((_, i) => times[i] >= fromUs && times[i] < toUs);
 }
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfTicks = new Map();

@@ -169,6 +169,10 @@ export async function startOperator(options: OperatorOptions, logger: Logger = l
     metrics,
     workers: 4,
     poll: { channels: reconciler, nats },
+    // Watch events and the queue loop carry every change; the resync is the safety net (a
+    // Secret whose content changed, a channel waiting with an invalid spec). Every 60 s it was
+    // a spec reconcile of every channel a minute: a fifth of the idle CPU at 1,000 channels.
+    resyncMs: 5 * 60_000,
   });
 
   let stopping = false;

@@ -1,4 +1,3 @@
-import type { StreamInfo } from "@nats-io/jetstream";
 import type { ConsumerStatus } from "../api/types.js";
 import { ownershipOf, queueStateFromStream, queueStateOf, type ObservedStream } from "../plan/index.js";
 import type { QueueRead, QueueReading } from "../ports/index.js";
@@ -34,12 +33,19 @@ export async function readQueuesInBulk(reads: readonly QueueRead[], options: Bul
   await Promise.all(
     [...byConnection.values()].map(async (group) => {
       const first = group[0]!;
-      let streams: Map<string, StreamInfo>;
+      // Only the streams this group reads are kept (converted as each page arrives): the listing
+      // holds every stream of the account, and a page's objects are garbage once it is read.
+      const wanted = new Set<string>();
+      for (const { channel } of group) {
+        wanted.add(channel.stream.name);
+        if (channel.consumer.deadLetter) wanted.add(channel.consumer.deadLetter.streamName);
+      }
+      let streams: Map<string, ObservedStream>;
       let conn: Awaited<ReturnType<NatsConnectionPool["acquire"]>>;
       try {
         conn = await options.pool.acquire(first.target, first.channel.key);
         streams = new Map();
-        for await (const si of conn.jsm.streams.list()) streams.set(si.config.name, si);
+        for await (const si of conn.jsm.streams.list()) if (wanted.has(si.config.name)) streams.set(si.config.name, observedStream(si));
       } catch (err) {
         const failed = toNatsError(err, `STREAM.LIST on ${first.target.servers.join(",")}`);
         for (const { channel } of group) out.set(channel.key, failed);
@@ -68,8 +74,6 @@ export async function readQueuesInBulk(reads: readonly QueueRead[], options: Bul
   return out;
 }
 
-function ours(si: StreamInfo | undefined, owner: Parameters<typeof ownershipOf>[1]): ObservedStream | null {
-  if (!si) return null;
-  const stream = observedStream(si);
-  return ownershipOf(stream, owner).kind === "ours" ? stream : null;
+function ours(stream: ObservedStream | undefined, owner: Parameters<typeof ownershipOf>[1]): ObservedStream | null {
+  return stream && ownershipOf(stream, owner).kind === "ours" ? stream : null;
 }

@@ -147,7 +147,7 @@ describe("a template channel", () => {
     await eventually(async () => expect(await nats.streamExists("team_orders")).toBe(true));
     await nats.jsm.streams.delete("team_orders");
     // The queue loop finds the stream gone and hands the channel back to the spec reconcile; the
-    // resync (60 s) would be far too late for this wait.
+    // resync (5 minutes) would be far too late for this wait.
     await eventually(async () => {
       expect(await nats.streamExists("team_orders")).toBe(true);
       expect(await nats.consumerNames("team_orders")).toEqual(["orders"]);
