@@ -42,6 +42,10 @@ export class Counter extends ValueMetric {
     const key = labelKey(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
+  /** A total kept elsewhere (the process's CPU seconds), read at scrape time. */
+  setTotal(labels: Labels, total: number): void {
+    this.values.set(labelKey(labels), total);
+  }
 }
 
 export class Gauge extends ValueMetric {
@@ -132,7 +136,30 @@ export function operatorMetrics(registry = new Registry()) {
     /** Every per-channel gauge, forgotten together when a channel goes. */
     channelGauges: Object.values(channel),
     scaleEvents: registry.register(new Counter("p2p_scale_events_total", "Replica changes made, by direction")),
+    ...processMetrics(registry),
   };
+}
+
+/** The process's own figures, read at each scrape (the names client libraries use). */
+function processMetrics(registry: Registry) {
+  const m = {
+    cpuSeconds: registry.register(new Counter("process_cpu_seconds_total", "User and system CPU time of the operator process, seconds")),
+    residentMemory: registry.register(new Gauge("process_resident_memory_bytes", "Resident memory of the operator process (RSS), bytes")),
+    startTime: registry.register(new Gauge("process_start_time_seconds", "When the operator process started, seconds since the Unix epoch")),
+    heapUsed: registry.register(new Gauge("nodejs_heap_size_used_bytes", "V8 heap in use (live objects and garbage not yet collected), bytes")),
+    heapTotal: registry.register(new Gauge("nodejs_heap_size_total_bytes", "V8 heap reserved, bytes")),
+  };
+  const startedS = Date.now() / 1000 - process.uptime();
+  registry.onCollect(() => {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    m.cpuSeconds.setTotal({}, (cpu.user + cpu.system) / 1e6);
+    m.residentMemory.set({}, mem.rss);
+    m.startTime.set({}, startedS);
+    m.heapUsed.set({}, mem.heapUsed);
+    m.heapTotal.set({}, mem.heapTotal);
+  });
+  return m;
 }
 
 export type OperatorMetrics = ReturnType<typeof operatorMetrics>;
