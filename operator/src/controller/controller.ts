@@ -32,7 +32,16 @@ export class Controller {
     this.queue = options.queue ?? new WorkQueue({ maxBackoffMs: 30_000 });
     const poll = options.poll;
     this.poller = poll
-      ? new QueuePoller({ channels: poll.channels, nats: poll.nats, tickMs: poll.tickMs, respec: (key) => this.queue.add(key), log: options.log })
+      ? new QueuePoller({
+          channels: poll.channels,
+          nats: poll.nats,
+          tickMs: poll.tickMs,
+          respec: (key) => this.queue.add(key),
+          log: options.log,
+          onPolled: (outcome, count) => {
+            if (count > 0) options.metrics?.queuePolls.inc({ outcome }, count);
+          },
+        })
       : null;
     options.metrics?.registry.onCollect(() => options.metrics?.workqueueDepth.set({ name: "pointtopointchannel" }, this.queue.depth));
   }

@@ -136,6 +136,7 @@ export function operatorMetrics(registry = new Registry()) {
     /** Every per-channel gauge, forgotten together when a channel goes. */
     channelGauges: Object.values(channel),
     scaleEvents: registry.register(new Counter("p2p_scale_events_total", "Replica changes made, by direction")),
+    queuePolls: registry.register(new Counter("p2p_queue_polls_total", "Queue polls by outcome: quiet (nothing changed), full, respec (back to the spec reconcile)")),
     ...processMetrics(registry),
   };
 }

@@ -21,6 +21,8 @@ export interface QueuePollerOptions {
   log: Logger;
   /** How often to look for due channels; each channel still waits its own pollInterval. */
   tickMs?: number;
+  /** Counts polls by outcome: "quiet" (nothing to do), "full", "respec" (back to the spec reconcile). */
+  onPolled?: (outcome: "quiet" | "full" | "respec", count: number) => void;
   now?: () => number;
 }
 
@@ -59,12 +61,17 @@ export class QueuePoller {
     const readingOf = (key: string) => readings.get(key) ?? new Error(`no reading for ${key}`);
     // Quiet polls first, synchronously: no promise per idle channel.
     const busy = reads.filter(({ channel }) => !this.options.channels.skipQuiet(channel.key, readingOf(channel.key)));
+    const counted = this.options.onPolled ?? (() => {});
+    counted("quiet", reads.length - busy.length);
     const handle = async ({ channel }: QueueRead) => {
       const reading = readingOf(channel.key);
       try {
-        if ((await this.options.channels.poll(channel.key, reading)) === "respec") this.options.respec(channel.key);
+        const outcome = await this.options.channels.poll(channel.key, reading);
+        counted(outcome === "ok" ? "full" : "respec", 1);
+        if (outcome === "respec") this.options.respec(channel.key);
       } catch (err) {
         this.options.log.warn({ key: channel.key, err: (err as Error).message }, "poll failed");
+        counted("respec", 1);
         this.options.respec(channel.key);
       }
     };

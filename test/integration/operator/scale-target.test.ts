@@ -65,6 +65,33 @@ describe("a scaleTargetRef channel", () => {
     expect(after?.spec?.replicas).toBe(1);
   });
 
+  it("while an idle channel's polls are quiet, brings back replicas set by hand and scales on the first message", async () => {
+    await cluster.createDeployment(NS, "ledger", 1);
+    await cluster.applyChannel(NS, "ledger", {
+      workload: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "ledger" } },
+      scaling: fastScaling({ minReplicas: 1, maxReplicas: 4 }),
+    });
+    await eventually(async () => expect(conditionOf(await cluster.channel(NS, "ledger"), "Ready")?.status).toBe("True"));
+    // The only channel left in the operator: its polls (every 300 ms) turn quiet once its rates settle.
+    const quiet = async () => (await operator.metric("p2p_queue_polls_total", 'outcome="quiet"')) ?? 0;
+    const before = await quiet();
+    await eventually(async () => expect((await quiet()) - before).toBeGreaterThanOrEqual(5));
+
+    // Someone scales the target by hand: the Deployment's change reconciles the channel, which
+    // scales it back to what the lag asks (after the 1 s scale-down window).
+    await cluster.apps.replaceNamespacedDeploymentScale({ namespace: NS, name: "ledger", body: { metadata: { name: "ledger", namespace: NS }, spec: { replicas: 3 } } });
+    await eventually(async () => expect(await cluster.scaleOf(NS, "ledger")).toBe(3));
+    await eventually(async () => expect(await cluster.scaleOf(NS, "ledger")).toBe(1));
+
+    // Quiet again, then the first messages scale it up.
+    const again = await quiet();
+    await eventually(async () => expect((await quiet()) - again).toBeGreaterThanOrEqual(5));
+    await nats.publish(`p2p.${NS}.ledger`, 35);
+    await eventually(async () => expect(await cluster.scaleOf(NS, "ledger")).toBe(4));
+    await cluster.deleteChannel(NS, "ledger");
+    await eventually(async () => expect(await cluster.channel(NS, "ledger")).toBeNull());
+  });
+
   it("reports ScaleTargetNotFound until the target exists, then recovers by itself", async () => {
     await cluster.applyChannel(NS, "late", {
       workload: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "late" } },
