@@ -7,10 +7,10 @@ const POLL_CONCURRENCY = 8;
 export interface PolledChannels {
   /** The channels whose pollInterval has come round (each marked as not due again until its next interval). */
   duePolls(nowMs: number): QueueRead[];
-  /** Scales and publishes from a reading; "respec" when the channel needs a spec reconcile (its stream is gone, NATS failed). */
-  poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec">;
   /** True when the reading changes nothing (a quiet poll, done at once): most polls of idle channels. */
   skipQuiet(key: string, reading: QueueReading | Error): boolean;
+  /** Otherwise: scales and publishes from the reading; "respec" when the channel needs a spec reconcile (its stream is gone, NATS failed). */
+  poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec">;
 }
 
 export interface QueuePollerOptions {

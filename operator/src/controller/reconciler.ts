@@ -66,8 +66,8 @@ interface PollEntry {
   log: Logger;
   /** The source's object that `channel` was last checked against (see ChannelSource.peek). */
   seen: Readonly<PointToPointChannel> | null;
-  /** Polls reading the same as `reading` may be skipped until untilMs (see workloadAndStatus). */
-  quiet: { untilMs: number; reading: QueueReading } | null;
+  /** Until when polls reading the same as `last` may be skipped (see workloadAndStatus); 0: not quiet. */
+  quietUntilMs: number;
 }
 
 /** When to come back: a delay, "after a backoff" (something failed), or not until the channel changes. */
@@ -195,7 +195,7 @@ export class ChannelReconciler {
       last: this.polls.get(key)?.last,
       log: childLog,
       seen: null,
-      quiet: null,
+      quietUntilMs: 0,
     });
     return { done: true };
   }
@@ -225,7 +225,6 @@ export class ChannelReconciler {
    * goes back to the spec reconcile ("respec"), which repairs and reports it.
    */
   async poll(key: string, reading: QueueReading | Error): Promise<"ok" | "respec"> {
-    if (this.skipQuiet(key, reading)) return "ok";
     const entry = this.polls.get(key);
     // The cached channel, not a copy: at 1,000 channels a copy per poll was a third of the operator's CPU.
     const channel = this.deps.source.peek(key);
@@ -236,26 +235,26 @@ export class ChannelReconciler {
       entry.seen = channel;
     }
     entry.last = reading;
-    const nowMs = this.now();
-    entry.quiet = null;
+    entry.quietUntilMs = 0;
     const outcome = await this.lock(key, () => this.workloadAndStatus(channel, entry.channel, entry.target, { ...reading, server: null }, {}, entry.log));
     if (!outcome.ok) return this.respec(key);
-    if (outcome.quietUntilMs > nowMs) entry.quiet = { untilMs: outcome.quietUntilMs, reading };
+    entry.quietUntilMs = outcome.quietUntilMs;
     return "ok";
   }
 
   /**
    * A quiet poll, done at once and synchronously: the channel is the object the last poll
-   * checked, the reading says what it said then, and the policy said that reading keeps its
+   * checked, the reading says what the last one said, and the policy said that reading keeps its
    * decision until now at least. No decision, no status, no metric changes; the next full poll
-   * replays this one into the scaling state first. False when the poll has work to do.
+   * replays this one into the scaling state first. False when the poll has work to do (then
+   * poll() does it).
    */
   skipQuiet(key: string, reading: QueueReading | Error): boolean {
     const entry = this.polls.get(key);
     // A spec reconcile or a poll of this channel under way decides for itself.
-    if (!entry?.quiet || reading instanceof Error || !reading.queue || this.locks.has(key)) return false;
+    if (!entry?.last || reading instanceof Error || !reading.queue || this.locks.has(key)) return false;
     const nowMs = this.now();
-    if (nowMs >= entry.quiet.untilMs || this.deps.source.peek(key) !== entry.seen || !sameReading(entry.quiet.reading, reading)) return false;
+    if (nowMs >= entry.quietUntilMs || this.deps.source.peek(key) !== entry.seen || !sameReading(entry.last, reading)) return false;
     entry.last = reading;
     this.skipped.set(key, { nowMs, sampleAtMs: reading.queue.atMs });
     return true;
@@ -303,7 +302,8 @@ export class ChannelReconciler {
       desiredReplicas: scaled.desired,
       lastScale: scaled.lastScale,
     });
-    const quiet = written === "same" && scaled.lastScale === null && scaled.observed.watched === true;
+    // scale() says 0 when it scaled; a status still to write, or a workload nobody watches, is not quiet either.
+    const quiet = written === "same" && scaled.observed.watched === true;
     return { ok: true, quietUntilMs: quiet ? scaled.quietUntilMs : 0 };
   }
 

@@ -60,10 +60,10 @@ export class StatusWriter {
    */
   async write(channel: PointToPointChannel, input: StatusInput): Promise<"same" | "deferred" | "written"> {
     const before = channel.status ?? {};
-    const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(this.deps.now()).toISOString(), input);
+    const nowMs = this.deps.now();
+    const status = composeStatus(before, channel.metadata.generation ?? 0, new Date(nowMs).toISOString(), input);
     this.publish(channel, status);
     const key = channelKey(channel.metadata);
-    const nowMs = this.deps.now();
     if (sameStatus(before, status)) return "same";
     const due = this.deps.budget ? statusWriteDue(before, status, this.lastWriteMs.get(key) ?? null, nowMs) : true;
     if (!due) return "deferred";

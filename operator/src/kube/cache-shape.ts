@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { API_GROUP, KIND } from "../api/types.js";
 import type { Deployment } from "./objects.js";
 import type { KubeObject } from "./rest.js";
@@ -14,23 +15,41 @@ export function withoutManagedFields<T extends KubeObject>(obj: T): T {
   return { ...obj, metadata };
 }
 
+// What channels read of a Deployment (kube/workload.ts): its name, owners, spec.replicas and
+// status.readyReplicas, and of one a channel controls also its pod template and template-hash
+// annotation. The two functions below keep and compare exactly that.
+
 /**
  * A Deployment as the operator uses it. One a channel controls (`<name>-consumer`) is kept whole
  * but for managedFields: its pod template is compared with the channel's and replaced from it.
- * Any other is at most a scale target: its name, owners, replicas and ready replicas are all
- * that is read, and it is only ever written through the scale subresource.
+ * Any other is at most a scale target, only ever written through the scale subresource.
  */
 export function deploymentForCache(d: Deployment): Deployment {
   const trimmed = withoutManagedFields(d);
   if (controlledByChannel(trimmed)) return trimmed;
   const { replicas, selector } = trimmed.spec ?? {};
-  const status = trimmed.status;
   return {
     ...trimmed,
     metadata: { ...trimmed.metadata, annotations: undefined },
     spec: { replicas, selector, template: {} as Deployment["spec"]["template"] },
-    status: status && { replicas: status.replicas, readyReplicas: status.readyReplicas, availableReplicas: status.availableReplicas },
+    status: trimmed.status && { readyReplicas: trimmed.status.readyReplicas },
   };
+}
+
+/**
+ * Whether two versions of a Deployment look the same to its channels. Its spec moves with its
+ * generation; conditions, observedGeneration and the other counters move with every rollout
+ * step and are read by nobody here, so such an update reconciles no channel.
+ */
+export function sameForChannels(a: Deployment, b: Deployment): boolean {
+  return (
+    a.metadata.generation === b.metadata.generation &&
+    a.metadata.deletionTimestamp === b.metadata.deletionTimestamp &&
+    isDeepStrictEqual(a.metadata.ownerReferences, b.metadata.ownerReferences) &&
+    isDeepStrictEqual(a.metadata.annotations, b.metadata.annotations) &&
+    a.spec?.replicas === b.spec?.replicas &&
+    a.status?.readyReplicas === b.status?.readyReplicas
+  );
 }
 
 function controlledByChannel(d: Deployment): boolean {

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { API_GROUP, API_VERSION, FINALIZER, KIND, PLURAL, channelKey, type ChannelStatus, type PointToPointChannel } from "../api/types.js";
 import type { ChannelSource } from "../ports/index.js";
+import { sameForChannels } from "./cache-shape.js";
 import { allInformers, type KubeInformers } from "./informers.js";
 import { mergePatch } from "./merge-patch.js";
 import type { ChannelObject, Deployment, HorizontalPodAutoscaler } from "./objects.js";
@@ -195,23 +196,6 @@ export class KubeChannelSource implements ChannelSource {
   private channelsTargeting(namespace: string, kind: string, name: string): ChannelObject[] {
     return this.informers.scaleTargets.channelsTargeting(namespace, kind, name);
   }
-}
-
-/**
- * Whether two versions of a Deployment look the same to its channels: its spec (generation),
- * owners, replicas, ready replicas and deletion. Conditions, observedGeneration and the other
- * counters move with every rollout step and are read by nobody here.
- */
-function sameForChannels(a: Deployment, b: Deployment): boolean {
-  return (
-    a.metadata.generation === b.metadata.generation &&
-    a.metadata.deletionTimestamp === b.metadata.deletionTimestamp &&
-    isDeepStrictEqual(a.metadata.ownerReferences, b.metadata.ownerReferences) &&
-    isDeepStrictEqual(a.metadata.annotations, b.metadata.annotations) &&
-    a.spec?.replicas === b.spec?.replicas &&
-    a.status?.replicas === b.status?.replicas &&
-    a.status?.readyReplicas === b.status?.readyReplicas
-  );
 }
 
 function scaleTargetName(c: ChannelObject | null): string | undefined {

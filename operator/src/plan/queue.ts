@@ -1,4 +1,4 @@
-import type { ConsumerStatus } from "../api/types.js";
+import type { ConsumerStatus, StreamStatus } from "../api/types.js";
 import type { QueueState } from "../ports/index.js";
 import type { ObservedConsumer, ObservedStream } from "./nats-model.js";
 
@@ -7,16 +7,15 @@ export function queueStateOf(stream: ObservedStream, consumer: ObservedConsumer,
   const { pending, ackPending, redelivered, waiting, paused } = consumer.state;
   return {
     atMs,
-    stream: {
-      name: stream.settings.name,
-      messages: stream.state.messages,
-      bytes: stream.state.bytes,
-      firstSeq: stream.state.firstSeq,
-      lastSeq: stream.state.lastSeq,
-    },
+    stream: streamStatusOf(stream),
     consumer: { name: consumer.settings.name, pending, ackPending, redelivered, waiting, paused },
     lag: pending + ackPending,
   };
+}
+
+function streamStatusOf(stream: ObservedStream): StreamStatus {
+  const { messages, bytes, firstSeq, lastSeq } = stream.state;
+  return { name: stream.settings.name, messages, bytes, firstSeq, lastSeq };
 }
 
 /**
@@ -35,7 +34,7 @@ export function queueStateFromStream(
   if (stream.settings.retention !== "workqueue" || stream.state.consumerCount !== 1 || stream.state.messages !== 0) return null;
   return {
     atMs,
-    stream: { name: stream.settings.name, messages: 0, bytes: stream.state.bytes, firstSeq: stream.state.firstSeq, lastSeq: stream.state.lastSeq },
+    stream: streamStatusOf(stream),
     consumer: { name: consumerName, pending: 0, ackPending: 0, redelivered: 0, waiting: last?.waiting ?? 0, paused: last?.paused ?? false },
     lag: 0,
   };
