@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
+import type { ProcessOutcome } from "../../support/run-process.js";
 
 const run = promisify(execFile);
 
@@ -34,18 +35,15 @@ export interface RenderedDoc {
   object: KubeManifest;
 }
 
-export interface ProcessResult {
-  code: number;
-  stdout: string;
-  stderr: string;
+export function runTool(name: "helm" | "kubectl", args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessOutcome> {
+  return runBinary(toolPath(name), args, env);
 }
 
-export function runTool(name: "helm" | "kubectl", args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
-  return runProcess(toolPath(name), args, env);
-}
-
-/** Runs a binary from the repository root; a non-zero exit is a result, a missing binary an error. */
-export async function runProcess(bin: string, args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessResult> {
+/**
+ * Runs a binary from the repository root; a non-zero exit is a result, a missing binary an
+ * error. Unlike runProcess (test/support/run-process.ts): no timeout, and the test's env added.
+ */
+export async function runBinary(bin: string, args: string[], env?: NodeJS.ProcessEnv): Promise<ProcessOutcome> {
   try {
     const { stdout, stderr } = await run(bin, args, {
       cwd: repoRoot,
@@ -69,7 +67,7 @@ export const RELEASE = "p2p";
 export const RELEASE_NAMESPACE = "p2p-system";
 
 /** `helm template`; resolves with the result whether or not helm succeeded. */
-export async function helmTemplateRaw(values: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<ProcessResult> {
+export async function helmTemplateRaw(values: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<ProcessOutcome> {
   return runTool("helm", ["template", RELEASE, chartDir, "--namespace", RELEASE_NAMESPACE, ...valueArgs(values), ...extraArgs]);
 }
 
@@ -79,7 +77,7 @@ export async function helmTemplate(values: Record<string, unknown> = {}): Promis
   return splitRendered(result.stdout);
 }
 
-export async function helmLint(values: Record<string, unknown> = {}): Promise<ProcessResult> {
+export async function helmLint(values: Record<string, unknown> = {}): Promise<ProcessOutcome> {
   return runTool("helm", ["lint", "--strict", chartDir, "--namespace", RELEASE_NAMESPACE, ...valueArgs(values)]);
 }
 

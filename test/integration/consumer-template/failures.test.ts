@@ -2,20 +2,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { termTakesReason } from "../../../consumer-template/src/flow.js";
 import { Match } from "@nats-io/transport-node";
-import { ConsumerProcess, createChannel, publishEvents, publishRaw, recorded, sleep, waitFor, type ChannelFixture, useTemplateTestEnv } from "./support.js";
+import { ConsumerProcess, createChannel, drained, publishEvents, publishRaw, recorded, sleep, waitFor, useTemplateTestEnv } from "./support.js";
 
 const ctx = useTemplateTestEnv();
-
-async function drained(ch: ChannelFixture) {
-  return waitFor(
-    async () => {
-      const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
-      return c.num_pending === 0 && c.num_ack_pending === 0 && c;
-    },
-    20_000,
-    "the consumer to drain",
-  );
-}
 
 describe("consumer template: failing messages", () => {
   it("sends an invalid event to the dead-letter subject with its origin, and terms it", async () => {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConsumerProcess, createChannel, publishEvents, recorded, sleep, spawnPair, tally, waitFor, useTemplateTestEnv } from "./support.js";
+import { ConsumerProcess, createChannel, drained, publishEvents, recorded, sleep, spawnPair, tally, waitFor, useTemplateTestEnv } from "./support.js";
 
 const ctx = useTemplateTestEnv();
 
@@ -21,10 +21,7 @@ describe("consumer template: replicas that die or stop", () => {
       const killedAfter = (await recorded(victimFile)).length;
 
       await waitFor(async () => new Set(await pair.records()).size === ids.length, 30_000, "every message processed");
-      const info = await waitFor(async () => {
-        const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
-        return c.num_pending === 0 && c.num_ack_pending === 0 && c;
-      }, 10_000, "the consumer to drain");
+      const info = await drained(ch, 10_000);
       const counts = tally(await pair.records());
       expect(new Set(counts.keys())).toEqual(new Set(ids));
       // A duplicate is a message the victim finished but whose ack died with it: at most
@@ -107,10 +104,7 @@ describe("consumer template: replicas that die or stop", () => {
       const counts = tally(await pair.records());
       expect(counts.size).toBe(ids.length);
       expect([...counts.values()].every((n) => n === 1)).toBe(true);
-      const info = await waitFor(async () => {
-        const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
-        return c.num_pending === 0 && c.num_ack_pending === 0 && c;
-      }, 10_000, "the consumer to drain");
+      const info = await drained(ch, 10_000);
       // One delivery per message: the server counts every delivery, redeliveries included.
       expect(info.delivered.consumer_seq).toBe(ids.length);
     } finally {

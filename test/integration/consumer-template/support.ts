@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat } from "node:fs/prom
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerInfo, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, headers, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll } from "vitest";
 import { NatsServerProcess } from "../../support/nats-server.js";
@@ -215,6 +215,18 @@ export async function waitFor<T>(probe: () => T | undefined | null | false | Pro
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** The consumer's info once nothing is pending nor awaiting an ack. */
+export function drained(ch: ChannelFixture, timeoutMs = 20_000): Promise<ConsumerInfo> {
+  return waitFor(
+    async () => {
+      const c = await ch.jsm.consumers.info(ch.stream, ch.consumer);
+      return c.num_pending === 0 && c.num_ack_pending === 0 && c;
+    },
+    timeoutMs,
+    "the consumer to drain",
+  );
 }
 
 export function sleep(ms: number): Promise<void> {

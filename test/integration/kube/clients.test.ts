@@ -3,26 +3,18 @@
 // Deployment whose pod runs on the process node, and `kubectl get p2pc -w`-style tables come
 // from the server's printer columns.
 import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { base } from "../../support/channel-cases.js";
-import { createNamespace, type RestClient } from "../../support/control-plane/index.js";
-import { adminClient, controlPlane, kubectl as runKubectl } from "../support/kube-world.js";
+import { useAdminNamespace } from "../support/admin-namespace.js";
+import { controlPlane, kubectl as runKubectl } from "../support/kube-world.js";
 
 const NS = "clients";
-let admin: RestClient;
+const world = useAdminNamespace(NS);
 let kc: KubeConfig;
 
-beforeAll(async () => {
-  const info = controlPlane();
-  admin = adminClient(info);
-  await createNamespace(admin, NS);
+beforeAll(() => {
   kc = new KubeConfig();
-  kc.loadFromFile(info.kubeconfig);
-});
-
-afterAll(async () => {
-  await admin?.request("DELETE", `/api/v1/namespaces/${NS}`).catch(() => {});
-  admin?.close();
+  kc.loadFromFile(controlPlane().kubeconfig);
 });
 
 const kubectl = (args: string[]) => runKubectl(controlPlane(), args);

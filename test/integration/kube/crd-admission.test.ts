@@ -5,28 +5,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { channelSchema } from "../../../operator/src/api/validate.js";
 import { base, collectRules, edit, invalid, type Doc } from "../../support/channel-cases.js";
-import { KubeStatusError, createNamespace, type RestClient } from "../../support/control-plane/index.js";
-import { adminClient, controlPlane, kubectl } from "../support/kube-world.js";
+import { KubeStatusError } from "../../support/control-plane/index.js";
+import { useAdminNamespace } from "../support/admin-namespace.js";
+import { controlPlane, kubectl } from "../support/kube-world.js";
 
 const NS = "admission";
 const ROOT = join(import.meta.dirname, "../../..");
 const PLURAL = `/apis/messaging.p2p.dev/v1alpha1/namespaces/${NS}/pointtopointchannels`;
-let admin: RestClient;
+const world = useAdminNamespace(NS);
 let counter = 0;
-
-beforeAll(async () => {
-  const info = controlPlane();
-  admin = adminClient(info);
-  await createNamespace(admin, NS);
-});
-
-afterAll(async () => {
-  await admin?.request("DELETE", `/api/v1/namespaces/${NS}`).catch(() => {});
-  admin?.close();
-});
 
 /** Creates `doc` (after `old`, updated to doc, when given) under a fresh name; the server's refusal or null. */
 async function admit(doc: Doc, old?: Doc): Promise<KubeStatusError | null> {
@@ -35,15 +25,15 @@ async function admit(doc: Doc, old?: Doc): Promise<KubeStatusError | null> {
   const withName = (d: Doc) => ({ ...d, metadata: { ...d.metadata, name: d.metadata?.name === base().metadata.name ? name : d.metadata?.name, namespace: NS } });
   try {
     if (old) {
-      const created = await admin.request<Doc>("POST", `${PLURAL}?fieldValidation=Strict`, withName(old));
+      const created = await world.admin.request<Doc>("POST", `${PLURAL}?fieldValidation=Strict`, withName(old));
       const next = withName(doc);
       next.metadata.resourceVersion = created.metadata.resourceVersion;
-      await admin.request("PUT", `${PLURAL}/${name}?fieldValidation=Strict`, next);
-      if (doc.status) await admin.request("PUT", `${PLURAL}/${name}/status`, { ...next, metadata: { ...next.metadata, resourceVersion: undefined } });
+      await world.admin.request("PUT", `${PLURAL}/${name}?fieldValidation=Strict`, next);
+      if (doc.status) await world.admin.request("PUT", `${PLURAL}/${name}/status`, { ...next, metadata: { ...next.metadata, resourceVersion: undefined } });
     } else {
-      const created = await admin.request<Doc>("POST", `${PLURAL}?fieldValidation=Strict`, withName(doc));
+      const created = await world.admin.request<Doc>("POST", `${PLURAL}?fieldValidation=Strict`, withName(doc));
       // Status is a subresource: the main resource ignores it, /status validates it.
-      if (doc.status) await admin.request("PUT", `${PLURAL}/${created.metadata.name}/status`, { ...created, status: doc.status });
+      if (doc.status) await world.admin.request("PUT", `${PLURAL}/${created.metadata.name}/status`, { ...created, status: doc.status });
     }
     return null;
   } catch (err) {

@@ -7,28 +7,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeApiError, KubeRest, loadKubeClientConfig } from "../../../operator/src/kube/index.js";
-import { createNamespace, requestToken, type RestClient } from "../../support/control-plane/index.js";
-import { adminClient, controlPlane } from "../support/kube-world.js";
+import { requestToken } from "../../support/control-plane/index.js";
+import { useAdminNamespace } from "../support/admin-namespace.js";
+import { controlPlane } from "../support/kube-world.js";
 
 const NS = "exec-creds";
-let admin: RestClient;
+const world = useAdminNamespace(NS);
 let dir: string;
 
 beforeAll(async () => {
-  const info = controlPlane();
-  admin = adminClient(info);
-  await createNamespace(admin, NS);
-  await admin.request("POST", `/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "laptop" } });
+  await world.admin.request("POST", `/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "laptop" } });
   dir = mkdtempSync(join(tmpdir(), "p2p-exec-int-"));
 });
 
-afterAll(async () => {
-  await admin?.request("DELETE", `/api/v1/namespaces/${NS}`).catch(() => {});
-  admin?.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const serviceAccountToken = () => requestToken(admin, NS, "laptop", { expirationSeconds: 600 });
+const serviceAccountToken = () => requestToken(world.admin, NS, "laptop", { expirationSeconds: 600 });
 
 describe("exec credential plugins against the real apiserver", () => {
   it.each(["v1", "v1beta1"])("client.authentication.k8s.io/%s: authenticates with the plugin's token, and runs it again after a 401", async (version) => {

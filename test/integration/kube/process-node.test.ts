@@ -5,36 +5,30 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeStatusError, RestClient, createNamespace } from "../../support/control-plane/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { KubeStatusError, RestClient } from "../../support/control-plane/index.js";
 import { eventually as eventuallyWithin } from "../operator/support.js";
-import { adminClient, controlPlane } from "../support/kube-world.js";
+import { useAdminNamespace } from "../support/admin-namespace.js";
+import { controlPlane } from "../support/kube-world.js";
 
 const eventually = <T>(fn: () => Promise<T>, timeoutMs = 30_000) => eventuallyWithin(fn, timeoutMs);
 
 const NS = "process-node";
-let admin: RestClient;
+const world = useAdminNamespace(NS);
 
 beforeAll(async () => {
-  const info = controlPlane();
-  admin = adminClient(info);
-  await createNamespace(admin, NS);
-  await admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "creds" }, stringData: { token: "s3cret", "ca.crt": "CA" } });
-  await admin.request("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { mode: "fast" } });
-});
-
-afterAll(async () => {
-  await admin?.request("DELETE", `/api/v1/namespaces/${NS}`).catch(() => {});
-  admin?.close();
+  await world.admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "creds" }, stringData: { token: "s3cret", "ca.crt": "CA" } });
+  await world.admin.request("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings" }, data: { mode: "fast" } });
 });
 
 
-const pod = (name: string) => admin.find<V1Pod>(`/api/v1/namespaces/${NS}/pods/${name}`);
+
+const pod = (name: string) => world.admin.find<V1Pod>(`/api/v1/namespaces/${NS}/pods/${name}`);
 const ready = (p: V1Pod | null) => p?.status?.conditions?.find((c) => c.type === "Ready")?.status;
 
 /** A pod whose process is `node -e script` (the node runs commands from the repository root). */
 async function createPod(name: string, script: string, extra: Record<string, unknown> = {}, container: Record<string, unknown> = {}): Promise<void> {
-  await admin.request("POST", `/api/v1/namespaces/${NS}/pods`, {
+  await world.admin.request("POST", `/api/v1/namespaces/${NS}/pods`, {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name },
@@ -44,9 +38,9 @@ async function createPod(name: string, script: string, extra: Record<string, unk
 
 describe("the process node", () => {
   it("stays Ready with its Lease renewed", async () => {
-    const node = await admin.get<{ status: { conditions: Array<{ type: string; status: string }> } }>("/api/v1/nodes/p2p-process-node");
+    const node = await world.admin.get<{ status: { conditions: Array<{ type: string; status: string }> } }>("/api/v1/nodes/p2p-process-node");
     expect(node.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
-    const lease = await admin.get<{ spec: { renewTime: string } }>("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/p2p-process-node");
+    const lease = await world.admin.get<{ spec: { renewTime: string } }>("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/p2p-process-node");
     expect(Date.now() - Date.parse(lease.spec.renewTime)).toBeLessThan(20_000);
   });
 
@@ -56,7 +50,7 @@ describe("the process node", () => {
       "const out = { token: process.env.TOKEN, mode: process.env.MODE, pod: process.env.POD, ns: process.env.NS, file: fs.readFileSync(process.env.TOKEN_FILE, 'utf8') };",
       "http.createServer((q, r) => r.end(JSON.stringify(out))).listen(Number(process.env.PORT), '127.0.0.1');",
     ].join(" ");
-    await admin.request("POST", `/apis/apps/v1/namespaces/${NS}/deployments`, {
+    await world.admin.request("POST", `/apis/apps/v1/namespaces/${NS}/deployments`, {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "env" },
@@ -90,7 +84,7 @@ describe("the process node", () => {
       },
     });
     const running = await eventually(async () => {
-      const list = await admin.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Denv`);
+      const list = await world.admin.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Denv`);
       const p = list.items[0];
       expect(p?.spec?.nodeName).toBe("p2p-process-node");
       expect(p?.status?.phase).toBe("Running");
@@ -98,7 +92,7 @@ describe("the process node", () => {
       return p!;
     });
     const deployment = await eventually(async () => {
-      const d = await admin.get<{ status?: { readyReplicas?: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/env`);
+      const d = await world.admin.get<{ status?: { readyReplicas?: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/env`);
       expect(d.status?.readyReplicas).toBe(1);
       return d;
     });
@@ -153,7 +147,7 @@ describe("the process node", () => {
   it("waits with CreateContainerConfigError while a referenced Secret is missing, and starts once it exists", async () => {
     await createPod("needs-secret", "setInterval(() => {}, 1000)", {}, { env: [{ name: "X", valueFrom: { secretKeyRef: { name: "later", key: "x" } } }] });
     await eventually(async () => expect((await pod("needs-secret"))?.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe("CreateContainerConfigError"));
-    await admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "later" }, stringData: { x: "1" } });
+    await world.admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "later" }, stringData: { x: "1" } });
     await eventually(async () => expect((await pod("needs-secret"))?.status?.phase).toBe("Running"));
   });
 
@@ -182,7 +176,7 @@ describe("the process node", () => {
     };
     expect(alive()).toBe(true);
     const deletedAt = Date.now();
-    await admin.request("DELETE", `/api/v1/namespaces/${NS}/pods/stubborn`);
+    await world.admin.request("DELETE", `/api/v1/namespaces/${NS}/pods/stubborn`);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(alive()).toBe(true);
     expect((await pod("stubborn"))?.metadata?.deletionTimestamp).toBeTruthy();
@@ -214,7 +208,7 @@ describe("the process node", () => {
   });
 
   it("a pod whose container has no command waits with a reason that says why", async () => {
-    await admin.request("POST", `/api/v1/namespaces/${NS}/pods`, { apiVersion: "v1", kind: "Pod", metadata: { name: "no-command" }, spec: { containers: [{ name: "main", image: "nginx" }] } });
+    await world.admin.request("POST", `/api/v1/namespaces/${NS}/pods`, { apiVersion: "v1", kind: "Pod", metadata: { name: "no-command" }, spec: { containers: [{ name: "main", image: "nginx" }] } });
     const waiting = await eventually(async () => {
       const w = (await pod("no-command"))?.status?.containerStatuses?.[0]?.state?.waiting;
       expect(w?.reason).toBe("CreateContainerConfigError");
@@ -227,7 +221,7 @@ describe("the process node", () => {
     const info = controlPlane();
     const node = new RestClient({ server: info.server, ca: info.caCert, cert: join(info.dir, "pki/node.crt"), key: join(info.dir, "pki/node.key") });
     try {
-      await admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "unused" }, stringData: { a: "b" } });
+      await world.admin.request("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "unused" }, stringData: { a: "b" } });
       const err = await node.get(`/api/v1/namespaces/${NS}/secrets/unused`).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KubeStatusError);
       expect((err as KubeStatusError).code).toBe(403);

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { RetentionPolicy } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import type { KubeWorld } from "../support/kube-world.js";
+import { KubeWorld } from "../support/kube-world.js";
 import {
   Cluster,
   NatsClient,
@@ -13,7 +13,6 @@ import {
   eventually,
   fastScaling,
   sleep,
-  startCluster,
 } from "./support.js";
 
 // A template channel from apply to delete, with the operator running as a process under
@@ -29,7 +28,7 @@ let operator: OperatorProcess;
 
 beforeAll(async () => {
   server = await NatsServerProcess.start();
-  kube = await startCluster({ namespaces: [NS], releaseNamespace: "p2p-lifecycle", natsUrl: server.url, values: { subjectPolicy: "namespaced" } });
+  kube = await KubeWorld.start({ namespaces: [NS], releaseNamespace: "p2p-lifecycle", natsUrl: server.url, values: { subjectPolicy: "namespaced" } });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
   operator = await OperatorProcess.start({ world: kube });

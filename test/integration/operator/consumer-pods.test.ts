@@ -9,8 +9,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeExampleEvent } from "../../../consumer-template/src/event.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import type { KubeWorld } from "../support/kube-world.js";
-import { Cluster, NatsClient, OperatorProcess, conditionOf, eventually, fastScaling, startCluster } from "./support.js";
+import { KubeWorld } from "../support/kube-world.js";
+import { Cluster, NatsClient, OperatorProcess, conditionOf, eventually, fastScaling } from "./support.js";
 
 const NS = "register";
 const COUNT = 3_000;
@@ -23,7 +23,7 @@ let recordFile: string;
 
 beforeAll(async () => {
   server = await NatsServerProcess.start();
-  kube = await startCluster({ namespaces: [NS], releaseNamespace: "p2p-register", natsUrl: server.url });
+  kube = await KubeWorld.start({ namespaces: [NS], releaseNamespace: "p2p-register", natsUrl: server.url });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
   operator = await OperatorProcess.start({ world: kube });

@@ -1,8 +1,8 @@
 import { RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import type { KubeWorld } from "../support/kube-world.js";
-import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
+import { KubeWorld } from "../support/kube-world.js";
+import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep } from "./support.js";
 
 // Faults the operator must ride out: conflicts on its writes, watches that drop or expire,
 // a write its RBAC no longer allows, and being killed with -9 in the middle of a reconcile. The real apiserver does not make
@@ -19,7 +19,7 @@ const startOperator = () => OperatorProcess.start({ world: kube });
 
 beforeAll(async () => {
   server = await NatsServerProcess.start();
-  kube = await startCluster({ namespaces: [NS], releaseNamespace: "p2p-faults", natsUrl: server.url });
+  kube = await KubeWorld.start({ namespaces: [NS], releaseNamespace: "p2p-faults", natsUrl: server.url });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
   operator = await startOperator();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultProxy } from "../../support/fault-proxy.js";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import { RELEASE, type KubeWorld } from "../support/kube-world.js";
-import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
+import { KubeWorld, RELEASE } from "../support/kube-world.js";
+import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep } from "./support.js";
 
 // Two operators with --leader-elect (the chart's default) on the chart's ServiceAccount, each
 // talking to the real apiserver through its own proxy that records its requests: only the
@@ -38,7 +38,7 @@ async function holder(): Promise<string | undefined> {
 
 beforeAll(async () => {
   server = await NatsServerProcess.start();
-  kube = await startCluster({ namespaces: [NS], releaseNamespace: LEASE_NS, natsUrl: server.url });
+  kube = await KubeWorld.start({ namespaces: [NS], releaseNamespace: LEASE_NS, natsUrl: server.url });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
 });

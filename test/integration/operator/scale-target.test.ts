@@ -2,8 +2,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsServerProcess } from "../../support/nats-server.js";
-import type { KubeWorld } from "../support/kube-world.js";
-import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep, startCluster } from "./support.js";
+import { KubeWorld } from "../support/kube-world.js";
+import { Cluster, NatsClient, OperatorProcess, conditionOf, consumerTemplate, eventually, fastScaling, sleep } from "./support.js";
 
 // scaleTargetRef channels (the user's Deployment, scaled and otherwise untouched), the
 // conditions that stop scaling (missing target, HPA, another channel), and connections from a
@@ -19,7 +19,7 @@ let operator: OperatorProcess;
 
 beforeAll(async () => {
   [server, authServer] = await Promise.all([NatsServerProcess.start(), NatsServerProcess.start({ extraConfig: 'authorization { token: "s3cret-token" }' })]);
-  kube = await startCluster({ namespaces: [NS], releaseNamespace: "p2p-shop", natsUrl: server.url });
+  kube = await KubeWorld.start({ namespaces: [NS], releaseNamespace: "p2p-shop", natsUrl: server.url });
   nats = await NatsClient.connect(server.url);
   cluster = new Cluster(kube.kubeConfig());
   operator = await OperatorProcess.start({ world: kube });

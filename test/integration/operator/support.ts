@@ -16,7 +16,7 @@ import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { ChannelSpec, Condition, ConditionType, PointToPointChannel } from "../../../operator/src/api/types.js";
 import { freePort } from "../../support/nats-server.js";
-import { KubeWorld, type KubeWorldOptions } from "../support/kube-world.js";
+import type { KubeWorld } from "../support/kube-world.js";
 
 // The world of an operator integration test: the run's real control plane with the CRD, the
 // chart installed for the file's namespaces, the operator as a child process (run from source
@@ -28,10 +28,6 @@ const MAIN = join(ROOT, "operator/src/cli/main.ts");
 const GROUP = "messaging.p2p.dev";
 const VERSION = "v1alpha1";
 const PLURAL = "pointtopointchannels";
-
-export function startCluster(options: KubeWorldOptions): Promise<KubeWorld> {
-  return KubeWorld.start(options);
-}
 
 /** Retries `fn` until it stops throwing; the last error is the test's failure. */
 export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 200): Promise<T> {

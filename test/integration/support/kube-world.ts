@@ -9,7 +9,8 @@ import { inject } from "vitest";
 import { chartOperatorCommand } from "../../../scripts/lib/chart-operator.mjs";
 import { FaultProxy } from "../../support/fault-proxy.js";
 import { RestClient, createNamespace, requestToken, writeKubeconfig, type ControlPlaneInfo } from "../../support/control-plane/index.js";
-import { chartDir, runProcess, runTool, valueArgs, type ProcessResult } from "../chart/helm.js";
+import type { ProcessOutcome } from "../../support/run-process.js";
+import { chartDir, runBinary, runTool, valueArgs } from "../chart/helm.js";
 
 
 export function controlPlane(): ControlPlaneInfo {
@@ -75,10 +76,6 @@ export class KubeWorld {
     return new KubeWorld(info, options, admin, faults, kubeconfigPath);
   }
 
-  get url(): string {
-    return this.faults.url;
-  }
-
   get adminKubeconfig(): string {
     return this.info.kubeconfig;
   }
@@ -106,7 +103,7 @@ export class KubeWorld {
   }
 
   /** The real kubectl, as the admin unless another kubeconfig is given. */
-  kubectl(args: string[], kubeconfig = this.info.kubeconfig, env: Record<string, string> = {}): Promise<ProcessResult> {
+  kubectl(args: string[], kubeconfig = this.info.kubeconfig, env: Record<string, string> = {}): Promise<ProcessOutcome> {
     return kubectl(this.info, args, { kubeconfig, env });
   }
 
@@ -132,8 +129,8 @@ async function serviceAccountKubeconfig(info: ControlPlaneInfo, admin: RestClien
 }
 
 /** The control plane's own kubectl; the kubeconfig goes in KUBECONFIG, so plugins (`kubectl p2p`) get it too. */
-export function kubectl(info: ControlPlaneInfo, args: string[], options: { kubeconfig?: string; env?: Record<string, string> } = {}): Promise<ProcessResult> {
-  return runProcess(info.kubectl, args, { ...options.env, KUBECONFIG: options.kubeconfig ?? info.kubeconfig });
+export function kubectl(info: ControlPlaneInfo, args: string[], options: { kubeconfig?: string; env?: Record<string, string> } = {}): Promise<ProcessOutcome> {
+  return runBinary(info.kubectl, args, { ...options.env, KUBECONFIG: options.kubeconfig ?? info.kubeconfig });
 }
 
 export async function helm(info: ControlPlaneInfo, args: string[]): Promise<string> {
