@@ -78,9 +78,11 @@ describe("a scaleTargetRef channel", () => {
     await eventually(async () => expect((await quiet()) - before).toBeGreaterThanOrEqual(5));
 
     // Someone scales the target by hand: the Deployment's change reconciles the channel, which
-    // scales it back to what the lag asks (after the 1 s scale-down window).
-    await cluster.apps.replaceNamespacedDeploymentScale({ namespace: NS, name: "ledger", body: { metadata: { name: "ledger", namespace: NS }, spec: { replicas: 3 } } });
-    await eventually(async () => expect(await cluster.scaleOf(NS, "ledger")).toBe(3));
+    // scales it back to what the lag asks (after the 1 s scale-down window). The operator may be
+    // back at 1 before a read of the scale could see 3: its Event says it saw 3.
+    const byHand = await cluster.apps.replaceNamespacedDeploymentScale({ namespace: NS, name: "ledger", body: { metadata: { name: "ledger", namespace: NS }, spec: { replicas: 3 } } });
+    expect(byHand.spec?.replicas).toBe(3);
+    await eventually(async () => expect((await cluster.events(NS, "ledger")).some((e) => e.reason === "Scaled" && e.message?.startsWith("scaled 3→1"))).toBe(true));
     await eventually(async () => expect(await cluster.scaleOf(NS, "ledger")).toBe(1));
 
     // Quiet again, then the first messages scale it up.
