@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, startKubectlProxy, startLocalCluster } from "../scripts/lib/local-cluster.mjs";
 import { ROOT, log, onCleanup, procStats, round, runBenchmark, sleep, spawnChild, startNats, stopChild, threadCpuSeconds, waitFor } from "./lib/harness.mjs";
-import { kubeRequestRates, kubeRequests, kubeRequestsBetween, reconcileCount } from "./lib/operator-metrics.mjs";
+import { kubeRequestRates, kubeRequestsBetween, operatorCounters, pollFigures } from "./lib/operator-metrics.mjs";
 import { startTrickle } from "./lib/trickle-publisher.mjs";
 import { followCollection } from "./lib/watch-follower.mjs";
 
@@ -124,7 +124,7 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
   const cpuOf = (pid) => procStats(pid).cpuSeconds;
   const cpuNow = () => ({ operator: cpuOf(operator.pid), nats: cpuOf(nats.pid), apiserver: cpuOf(pids.apiserver), etcd: cpuOf(pids.etcd), controllers: cpuOf(pids.controllers) });
   const createdAt = Date.now();
-  const toReady0 = { kube: await kubeRequests(metricsPort), cpu: cpuNow() };
+  const toReady0 = { kube: (await operatorCounters(metricsPort)).kube, cpu: cpuNow() };
   await createAll(CHANNELS, (i) => post(`${apiUrl}/${GROUP_PATH}/namespaces/default/pointtopointchannels`, channel(i)));
   const createSeconds = (Date.now() - createdAt) / 1000;
   log(`created ${CHANNELS} channels in ${createSeconds.toFixed(1)} s`);
@@ -151,7 +151,7 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
   }
   const allReadySeconds = readyAt.at(-1).atS;
   // What getting 1,000 channels Ready cost: the operator's Kubernetes requests, and CPU seconds.
-  const toReadyRequests = kubeRequestsBetween(toReady0.kube, await kubeRequests(metricsPort));
+  const toReadyRequests = kubeRequestsBetween(toReady0.kube, (await operatorCounters(metricsPort)).kube);
   const toReady = {
     operatorKubeRequests: toReadyRequests.total,
     operatorKubeRequestsByMethod: toReadyRequests.byMethod,
@@ -172,7 +172,7 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
   const measure = async (phase, windowS, extra = async () => ({})) => {
     const t0 = performance.now();
     const api0 = await jsz();
-    const kube0 = await kubeRequests(metricsPort);
+    const counters0 = await operatorCounters(metricsPort);
     const cpu0 = cpuNow();
     const threads0 = threadCpuSeconds(operator.pid);
     const more0 = await extra();
@@ -184,7 +184,7 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
     }
     const seconds = (performance.now() - t0) / 1000;
     const api1 = await jsz();
-    const kube1 = await kubeRequests(metricsPort);
+    const counters1 = await operatorCounters(metricsPort);
     const cpu1 = cpuNow();
     const threads1 = threadCpuSeconds(operator.pid);
     const more1 = await extra();
@@ -206,7 +206,8 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
         kubeApiServerCpuPercent: pct("apiserver"),
         etcdCpuPercent: pct("etcd"),
         kubeControllerManagerCpuPercent: pct("controllers"),
-        ...kubeRequestRates(kubeRequestsBetween(kube0, kube1), seconds, round),
+        ...kubeRequestRates(kubeRequestsBetween(counters0.kube, counters1.kube), seconds, round),
+        ...pollFigures(counters0, counters1, seconds, round),
       },
       more0,
       more1,
@@ -214,8 +215,6 @@ await runBenchmark("operator-scale", DEADLINE_MS, async () => {
   };
   const steadyWindow = await measure("steady", STEADY_S);
   const steady = { ...steadyWindow.figures, operatorRssMbAtStart: mb(startupRss), operatorRssMbPeakCreatingAndSettling: mb(peakRss) };
-  const reconciles = await reconcileCount(metricsPort);
-  if (reconciles !== null) steady.reconcilesTotal = reconciles;
   if (process.env.BENCH_HEAP_SNAPSHOT === "1") {
     // Needs NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 and BENCH_KEEP=1: written into the kept dir.
     process.kill(operator.pid, "SIGUSR2");

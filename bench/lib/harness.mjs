@@ -186,14 +186,18 @@ export function lines(stream, onLine) {
   });
 }
 
-/** utime+stime in clock ticks (USER_HZ = 100 on Linux) and VmRSS in bytes of a process. */
-export function procStats(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** CPU seconds (utime + stime, in clock ticks of USER_HZ = 100 on Linux) from a /proc stat file of a process or a thread. */
+function cpuSecondsOf(statPath) {
+  const stat = readFileSync(statPath, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds and VmRSS in bytes of a process. */
+export function procStats(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rssKb = Number(/VmRSS:\s*(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
+  return { cpuSeconds: cpuSecondsOf(`/proc/${pid}/stat`), rssBytes: rssKb * 1024 };
 }
 
 /**
@@ -204,9 +208,7 @@ export function threadCpuSeconds(pid) {
   const out = { main: 0, otherThreads: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out[Number(tid) === pid ? "main" : "otherThreads"] += (Number(fields[11]) + Number(fields[12])) / 100;
+      out[Number(tid) === pid ? "main" : "otherThreads"] += cpuSecondsOf(`/proc/${pid}/task/${tid}/stat`);
     } catch {
       // the thread ended meanwhile
     }

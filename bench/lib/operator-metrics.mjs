@@ -1,17 +1,29 @@
-// The operator's own Prometheus counters, read from its /metrics: its Kubernetes requests
-// (rest_client_requests_total{method,code}) and its reconciles.
+// The operator's own Prometheus counters, read from one scrape of its /metrics: its Kubernetes
+// requests (rest_client_requests_total{method,code}), its queue polls by outcome
+// (p2p_queue_polls_total{outcome}) and its spec reconciles (controller_runtime_reconcile_total).
 
-/** The operator's rest_client_requests_total by "METHOD code". */
-export async function kubeRequests(port) {
+/** One scrape: { kube: {"METHOD code": n}, polls: {quiet, full, respec}, reconciles: n }. */
+export async function operatorCounters(port) {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const counts = {};
+  const counters = { kube: {}, polls: { quiet: 0, full: 0, respec: 0 }, reconciles: 0 };
   for (const line of text.split("\n")) {
-    if (!line.startsWith("rest_client_requests_total{")) continue;
-    const method = /method="([^"]*)"/.exec(line)?.[1];
-    const code = /code="([^"]*)"/.exec(line)?.[1];
-    counts[`${method} ${code}`] = Number(line.split(" ").at(-1));
+    const value = Number(line.split(" ").at(-1));
+    const label = (name) => new RegExp(`${name}="([^"]*)"`).exec(line)?.[1];
+    if (line.startsWith("rest_client_requests_total{")) counters.kube[`${label("method")} ${label("code")}`] = value;
+    else if (line.startsWith("p2p_queue_polls_total{")) counters.polls[label("outcome")] = value;
+    else if (line.startsWith("controller_runtime_reconcile_total{")) counters.reconciles += value;
   }
-  return counts;
+  return counters;
+}
+
+/** Between two scrapes: the share of queue polls that were quiet (null without polls), and spec reconciles a second. */
+export function pollFigures(before, after, seconds, round) {
+  const delta = (k) => after.polls[k] - before.polls[k];
+  const polls = delta("quiet") + delta("full") + delta("respec");
+  return {
+    quietPollShare: polls > 0 ? round(delta("quiet") / polls, 3) : null,
+    reconcilesPerSec: round((after.reconciles - before.reconciles) / seconds, 1),
+  };
 }
 
 /** The requests made between two readings of the counter: in all, by method, and those that did not succeed. */
@@ -41,16 +53,4 @@ export function kubeRequestRates({ total, byMethod, not2xx }, seconds, round) {
     operatorKubeRequestsNot2xx: not2xx,
     apiserverWritesPerSec: round(writes / seconds, 2),
   };
-}
-
-/** Sum of the operator's reconcile counter, if it exports one. */
-export async function reconcileCount(port) {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const lines = text.split("\n").filter((l) => /^p2p_\w*reconcile\w*_total[{ ]/.test(l));
-    if (lines.length === 0) return null;
-    return lines.reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
-  } catch {
-    return null;
-  }
 }

@@ -10,23 +10,25 @@ const { positionals, values } = parseArgs({ allowPositionals: true, options: { l
 const [file, topArg] = positionals;
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, "utf8"));
-if (values.last !== undefined) {
+const window = sampleWindow(values);
+if (window) {
   // timeDeltas[i] is the time (µs) from sample i-1 to sample i.
   let t = 0;
   const times = profile.timeDeltas.map((d) => (t += d));
-  const from = t - Number(values.last) * 1e6;
-  profile.samples = profile.samples.filter((_, i) => times[i] >= from);
+  const [fromUs, toUs] = window(t);
+  profile.samples = profile.samples.filter((_, i) => times[i] >= fromUs && times[i] < toUs);
 }
-if (values.from !== undefined) {
+
+/** The window to keep, as a function of the profile's length (µs from its start), or null for all of it. */
+function sampleWindow({ last, from, for: length }) {
+  if (last !== undefined) return (endUs) => [endUs - Number(last) * 1e6, Number.POSITIVE_INFINITY];
+  if (from === undefined) return null;
   const [, ymd, hms] = /CPU\.(\d{8})\.(\d{6})\./.exec(file) ?? [];
   if (!ymd || !hms) throw new Error(`--from needs node's file name (CPU.YYYYMMDD.HHMMSS...): ${file}`);
   const iso = (d, t) => `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${t}Z`;
   const startedMs = Date.parse(iso(ymd, `${hms.slice(0, 2)}:${hms.slice(2, 4)}:${hms.slice(4, 6)}`));
-  const fromUs = (Date.parse(iso(ymd, values.from)) - startedMs) * 1000;
-  const toUs = fromUs + Number(values.for ?? 30) * 1e6;
-  let t = 0;
-  const times = profile.timeDeltas.map((d) => (t += d));
-  profile.samples = profile.samples.filter((_, i) => times[i] >= fromUs && times[i] < toUs);
+  const fromUs = (Date.parse(iso(ymd, from)) - startedMs) * 1000;
+  return () => [fromUs, fromUs + Number(length ?? 30) * 1e6];
 }
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfTicks = new Map();
